@@ -1,0 +1,172 @@
+"""Classification: auto-reply, bounce, duplicate, unrelated or submission; and the province."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from intake.settings import Province, Settings
+from parsers.documents import Reading
+from parsers.mime import ParsedMessage
+from parsers.sniff import ARCHIVE_TYPES, DOCUMENT_TYPES, IMAGE_TYPES, SHEET_TYPES
+
+AUTO_SUBJECT = re.compile(
+    r"自动回复|自動回覆|自动答复|^\s*(auto(matic)?[ -]?(reply|response)|out of (the )?office|"
+    r"vacation|abwesenheit|absence)|休假中|外出",
+    re.I,
+)
+BOUNCE_SUBJECT = re.compile(
+    r"系统退信|退信|投递失败|未送达|delivery status notification|undeliver|returned mail|"
+    r"mail delivery (failed|failure|subsystem)|delivery failure|failure notice|non[- ]?delivery",
+    re.I,
+)
+ROBOT_LOCALPART = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|auto-?reply)\b", re.I)
+CORRECTION = re.compile(r"更正|修改|以此为准|替换|重新报送|重报|修正|更新版|最终版")
+SUPPLEMENT = re.compile(r"补报|补充|增报|追加")
+DOC_HINT = re.compile(r"推荐|事迹|名单|汇总|申报|材料|表")
+
+
+@dataclass(frozen=True)
+class Classification:
+    classification: str  # submission | auto_reply | bounce | unrelated | duplicate
+    province: str | None
+    province_source: str  # sender | subject | attachments | forms | body | ""
+    registered: bool
+    intent: str  # initial | correction | supplement
+    reason: str
+
+
+def is_bounce(msg: ParsedMessage) -> bool:
+    if msg.content_type == "multipart/report" or "message/delivery-status" in msg.report_parts:
+        return True
+    local = msg.from_addr.split("@", 1)[0]
+    if local.lower() in ("mailer-daemon", "postmaster"):
+        return True
+    rp = msg.headers.get("return-path", "").strip()
+    if rp in ("<>", "") and "return-path" in msg.headers and BOUNCE_SUBJECT.search(msg.subject):
+        return True
+    if msg.headers.get("x-failed-recipients"):
+        return True
+    return bool(BOUNCE_SUBJECT.search(msg.subject)) and not msg.attachments
+
+
+def is_auto_reply(msg: ParsedMessage) -> bool:
+    h = msg.headers
+    auto = h.get("auto-submitted", "").strip().lower()
+    if auto and auto != "no":
+        return True
+    if "x-autoreply" in h or "x-autorespond" in h:
+        return True
+    if h.get("precedence", "").strip().lower() in ("bulk", "junk", "list", "auto_reply"):
+        return True
+    if h.get("list-id"):
+        return True
+    return bool(AUTO_SUBJECT.search(msg.subject))
+
+
+def form_like(readings: list[Reading]) -> bool:
+    for root in readings:
+        for r in root.walk():
+            if r.records:
+                return True
+            if r.type in DOCUMENT_TYPES - {"txt", "html"} or r.type in SHEET_TYPES or r.type in ARCHIVE_TYPES:
+                return True
+            if r.type in ("doc", "wps", "encrypted", "ole"):
+                return True
+            if r.type in IMAGE_TYPES | {"txt", "html"} and DOC_HINT.search(r.filename):
+                return True
+    return False
+
+
+def province_by_sender(addr: str, provinces: tuple[Province, ...]) -> Province | None:
+    addr = addr.lower()
+    if not addr:
+        return None
+    domain = addr.rsplit("@", 1)[-1]
+    for p in provinces:
+        for s in p.senders:
+            s = s.lower().strip()
+            if s == addr or (s.startswith("@") and domain == s[1:]):
+                return p
+    return None
+
+
+def province_in_text(text: str, provinces: tuple[Province, ...]) -> Province | None:
+    """The province named earliest in ``text`` (full names before short ones)."""
+    best: tuple[int, int, Province] | None = None
+    for p in provinces:
+        for name in (p.name, p.short_name, *p.aliases):
+            if len(name) < 2:
+                continue
+            i = text.find(name)
+            if i >= 0:
+                key = (i, -len(name))
+                if best is None or key < best[:2]:
+                    best = (i, -len(name), p)
+    return best[2] if best else None
+
+
+def detect_intent(msg: ParsedMessage, readings: list[Reading]) -> str:
+    names = " ".join(r.filename for root in readings for r in root.walk())
+    head = f"{msg.subject} {names} {msg.body_text[:500]}"
+    if CORRECTION.search(head):
+        return "correction"
+    if SUPPLEMENT.search(head):
+        return "supplement"
+    return "initial"
+
+
+def classify(msg: ParsedMessage, readings: list[Reading], settings: Settings, *, duplicate: bool) -> Classification:
+    provinces = settings.provinces
+    registered = province_by_sender(msg.from_addr, provinces) or province_by_sender(msg.reply_to, provinces)
+    province, source = (registered, "sender") if registered else _province_from_content(msg, readings, provinces)
+    code = province.code if province else None
+    intent = detect_intent(msg, readings)
+
+    def result(kind: str, reason: str) -> Classification:
+        return Classification(kind, code, source, registered is not None, intent, reason)
+
+    if is_bounce(msg):
+        return result("bounce", "delivery report")
+    if is_auto_reply(msg):
+        return result("auto_reply", "automatic reply (RFC 3834 headers or subject)")
+    if duplicate:
+        return result("duplicate", "same Message-ID or content as an earlier message")
+    own = settings.smtp.sender_address
+    if own and msg.from_addr == own:
+        return result("unrelated", "sent from our own address")
+    if registered is None and not form_like(readings):
+        return result("unrelated", "no form-like attachment and not from a registered sender")
+    return result("submission", "")
+
+
+def _province_from_content(
+    msg: ParsedMessage, readings: list[Reading], provinces: tuple[Province, ...]
+) -> tuple[Province | None, str]:
+    found = province_in_text(msg.subject, provinces)
+    if found:
+        return found, "subject"
+    names = "\n".join(r.filename for root in readings for r in root.walk())
+    found = province_in_text(names, provinces)
+    if found:
+        return found, "attachments"
+    fields = []
+    for root in readings:
+        for r in root.walk():
+            for rec in r.records:
+                fields.extend(rec.fields.get(k, "") for k in ("workplace", "unit_name", "address", "province"))
+                fields.extend(o.text for o in rec.opinions)
+            if r.records:
+                fields.append(r.text[:2000])
+    found = province_in_text("\n".join(fields), provinces)
+    if found:
+        return found, "forms"
+    body = re.sub(r"北京时间", "", msg.body_text[:5000])
+    found = province_in_text(body, provinces)
+    if found:
+        return found, "body"
+    for fwd in msg.forwarded:
+        found = province_in_text(fwd.subject, provinces)
+        if found:
+            return found, "subject"
+    return None, ""

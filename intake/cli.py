@@ -1,0 +1,182 @@
+"""The ``intake`` command line: each command builds its objects, calls one function, and turns
+an application error into a one-line message and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from intake.errors import HANDLED_ERRORS
+from intake.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("mailparser", "imapclient", "alembic", "pypdf", "py7zr", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def handled(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HANDLED_ERRORS as exc:
+            click.echo(f"intake: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Context:
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    def store(self) -> Any:
+        from store.repo import Store
+
+        s = self.settings
+        return Store(s.database.url, s.archive.path)
+
+
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file (default: $INTAKE_CONFIG, else config/intake.toml).",
+)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
+@click.version_option(package_name="intake")
+def main(verbose: bool) -> None:
+    """The nomination mailbox pipeline: fetch, archive, read forms, flag, answer.
+
+    \b
+    Example:
+        intake --help
+        intake poll --config /etc/intake/intake.toml
+    """
+    _setup_logging(verbose)
+
+
+@main.command()
+@config_option
+@handled
+def poll(config: str | None) -> None:
+    """Fetch every new message, archive it, read it, apply the rules, send the receipts due.
+
+    Running it again with no new mail changes nothing and sends nothing.
+
+    \b
+    Example:
+        INTAKE_IMAP_PASSWORD=… intake poll --config intake.toml
+    """
+    from intake.pipeline import StopFlag, run_once
+    from intake.receipts import make_mailer
+    from intake.sources import make_source
+
+    ctx = Context(config)
+    settings = ctx.settings
+    store = ctx.store()
+    stop = StopFlag()
+    stop.install()
+    result = run_once(make_source(settings), store, settings, datetime.now(UTC), make_mailer(settings), stop=stop)
+    click.echo(result.line())
+
+
+@main.command()
+@config_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@handled
+def ingest(config: str | None, paths: tuple[Path, ...]) -> None:
+    """Run the pipeline over local .eml files, Maildir folders or mbox files.
+
+    \b
+    Example:
+        intake ingest saved/*.eml backup.mbox
+    """
+    from intake.pipeline import StopFlag, run_once
+    from intake.receipts import make_mailer
+    from intake.sources.local import FilesSource
+
+    ctx = Context(config)
+    settings = ctx.settings
+    stop = StopFlag()
+    stop.install()
+    result = run_once(
+        FilesSource(list(paths)),
+        ctx.store(),
+        settings,
+        datetime.now(UTC),
+        make_mailer(settings),
+        stop=stop,
+        kind="ingest",
+    )
+    click.echo(result.line())
+
+
+@main.command()
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True)
+@handled
+def export(config: str | None, fmt: str) -> None:
+    """Everything known, as JSON on stdout: provinces, nominees, messages.
+
+    \b
+    Example:
+        intake export --format json > intake.json
+    """
+    from intake.report import export_data
+
+    ctx = Context(config)
+    store = ctx.store()
+    with store.session() as repo:
+        data = export_data(repo, ctx.settings)
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@main.command()
+@config_option
+@handled
+def reprocess(config: str | None) -> None:
+    """Parse every archived message again with the current parsers and rules.
+
+    Receipts are never sent again.
+
+    \b
+    Example:
+        intake reprocess --config intake.toml
+    """
+    from intake.pipeline import reprocess as run_reprocess
+
+    ctx = Context(config)
+    result = run_reprocess(ctx.store(), ctx.settings, datetime.now(UTC))
+    click.echo(result.line())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,161 @@
+"""Sending mail: smtplib over TLS/STARTTLS, or ``.eml`` files in an outbox folder (embedded default).
+
+After an SMTP send, a copy goes to the mailbox's Sent folder as mail clients do, so a crash
+between the send and the database commit can be resolved by looking for the Message-ID there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+from intake.errors import MailboxError, ReplyError, TemporaryReplyError
+from intake.settings import Settings, SmtpSettings
+
+log = logging.getLogger(__name__)
+
+
+def _file_name(rfc_message_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", rfc_message_id.strip("<>"))[:200] + ".eml"
+
+
+class OutboxMailer:
+    """Writes each message as an .eml file: what the embedded default does instead of SMTP."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def send(self, msg: EmailMessage, to: str) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            target = self.folder / _file_name(str(msg["Message-ID"]))
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(msg.as_bytes(policy=SMTP))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise TemporaryReplyError(f"cannot write to the outbox {self.folder}: {exc.strerror}") from exc
+
+    def already_sent(self, rfc_message_id: str) -> bool | None:
+        return (self.folder / _file_name(rfc_message_id)).exists()
+
+
+class SmtpMailer:
+    def __init__(self, settings: SmtpSettings, sent_folder: SentFolder | None = None) -> None:
+        self.settings = settings
+        self.sent_folder = sent_folder
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        assert s.host
+        context = ssl.create_default_context()
+        if s.security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+            if s.security == "starttls":
+                client.starttls(context=context)
+        if s.username:
+            if s.password is None:
+                client.close()
+                raise ReplyError(f"SMTP password not set: export {s.password_env}")
+            client.login(s.username, s.password.get_secret_value())
+        return client
+
+    def send(self, msg: EmailMessage, to: str) -> None:
+        try:
+            client = self._connect()
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ReplyError(f"SMTP login refused: {exc.smtp_code} {_words(exc.smtp_error)}") from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+            raise TemporaryReplyError(f"SMTP server unreachable: {exc}") from exc
+        try:
+            refused = client.send_message(msg, from_addr=self.settings.sender_address, to_addrs=[to])
+            if refused:
+                code, words = next(iter(refused.values()))
+                raise _by_code(code, _words(words))
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, words = next(iter(exc.recipients.values()))
+            raise _by_code(code, _words(words)) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+            raise TemporaryReplyError(f"SMTP connection lost while sending: {exc}") from exc
+        finally:
+            try:
+                client.quit()
+            except Exception:
+                client.close()
+        if self.sent_folder is not None:
+            self.sent_folder.append(msg)
+
+    def already_sent(self, rfc_message_id: str) -> bool | None:
+        if self.sent_folder is None:
+            return False
+        return self.sent_folder.contains(rfc_message_id)
+
+
+def _words(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _by_code(code: int, words: str) -> ReplyError:
+    text = f"{code} {words}".strip()
+    if 400 <= code < 500 or code in (-1, 0):
+        return TemporaryReplyError(f"SMTP server deferred: {text}")
+    return ReplyError(f"SMTP server refused: {text}")
+
+
+class SentFolder:
+    """The mailbox's Sent folder over IMAP: append after sending, search by Message-ID."""
+
+    def __init__(self, settings: Settings) -> None:
+        from intake.sources.imap import ImapSource
+
+        self.source = ImapSource(settings.mailbox, connect_attempts=1)
+        self.name = settings.mailbox.sent_folder
+
+    def _folder(self, client: object) -> str:
+        from intake.sources.imap import find_sent_folder
+
+        return find_sent_folder(client, self.name)
+
+    def append(self, msg: EmailMessage) -> None:
+        from intake.sources.imap import append_message
+
+        try:
+            with self.source.client() as client:
+                append_message(client, self._folder(client), msg.as_bytes(policy=SMTP))
+        except MailboxError as exc:
+            # The receipt went out; only the copy is missing. Logged, not fatal.
+            log.warning("receipt sent, but not copied to the Sent folder: %s", exc)
+
+    def contains(self, rfc_message_id: str) -> bool | None:
+        from intake.sources.imap import folder_has_message_id
+
+        try:
+            with self.source.client() as client:
+                return folder_has_message_id(client, self._folder(client), rfc_message_id)
+        except MailboxError as exc:
+            log.warning("cannot look in the Sent folder: %s", exc)
+            return None
+
+
+def make_mailer(settings: Settings) -> OutboxMailer | SmtpMailer:
+    if settings.smtp.outbox is not None:
+        return OutboxMailer(settings.smtp.outbox)
+    sent = SentFolder(settings) if settings.mailbox.source == "imap" else None
+    return SmtpMailer(settings.smtp, sent)

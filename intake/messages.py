@@ -1,0 +1,80 @@
+"""Words shown to people: flag labels and advice, and the Jinja2 templates in ``config/templates``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+
+from intake.errors import ConfigError
+
+FLAG_TEXT: dict[str, tuple[str, str]] = {
+    "late": ("逾期报送", "报送时间晚于截止时间，请与总局非公党建办联系说明情况"),
+    "over_quota_individuals": ("个人超出名额", "推荐个人超过分配名额，请注明排序"),
+    "over_quota_units": ("单位超出名额", "推荐单位超过分配名额，请注明排序"),
+    "ranking_missing": ("超名额未排序", "超过分配名额的，请在推荐表或汇总表中注明排序（1、2、3……，不重复、不间断）"),
+    "narrative_too_long": ("事迹材料超长", "事迹材料不超过规定字数（按Word字数统计），请压缩后重新报送"),
+    "narrative_missing": ("缺少事迹材料", "请补报该推荐对象的事迹材料，文件名或标题中注明姓名/单位名称"),
+    "opinion_missing": ("意见栏为空", "请填写推荐单位意见及组织部门/两新工委意见并盖章后重新报送"),
+    "eligibility_warning": (
+        "推荐对象范围提示",
+        "请核实推荐对象是否符合通知要求（个人以工商和市场监管部门干部为主，单位以市县及以下为主）",
+    ),
+    "sender_unregistered": ("发件地址未登记", "请使用登记的单位邮箱报送，或由登记邮箱确认"),
+    "attachment_unreadable": ("附件无法读取", "请重新发送可打开的Word/Excel/PDF文件（不加密、未损坏）"),
+    "scan_only": ("仅有扫描件", "扫描件已收存，请同时提供可编辑的电子版（Word/Excel）"),
+    "supersedes_earlier": ("更正报送", "本次报送已替换此前报送的同类推荐对象"),
+}
+
+KIND_TEXT = {"individual": "个人", "unit": "单位"}
+ROLE_TEXT = {
+    "individual_form": "个人推荐表",
+    "unit_form": "单位推荐表",
+    "forms": "推荐表",
+    "nominee_list": "推荐汇总表",
+    "narrative": "事迹材料",
+    "archive": "压缩包",
+    "scan": "扫描件",
+    "other": "其他",
+}
+STATUS_TEXT = {
+    "parsed": "已识别",
+    "unreadable": "无法读取",
+    "scan_only": "仅收存",
+    "expanded": "已解压",
+    "skipped": "已收存",
+}
+
+
+def labels(kind: str, key: str) -> str:
+    table = {
+        "flag": {k: v[0] for k, v in FLAG_TEXT.items()},
+        "advice": {k: v[1] for k, v in FLAG_TEXT.items()},
+        "kind": KIND_TEXT,
+        "role": ROLE_TEXT,
+        "status": STATUS_TEXT,
+    }[kind]
+    return table.get(key, key)
+
+
+@lru_cache(maxsize=8)
+def _environment(folder: str) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(["html", "j2.html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_template(settings: Any, name: str, context: dict[str, Any]) -> str:
+    folder = str(Path(settings.templates))
+    env = _environment(folder)
+    env.autoescape = name.endswith(".html.j2")
+    try:
+        return env.get_template(name).render(**context)
+    except TemplateNotFound as exc:
+        raise ConfigError(f"template {name} not found in {folder}") from exc

@@ -1,0 +1,451 @@
+"""The pipeline: fetch → archive → parse → classify → rules → store → receipts.
+
+``run_once(source, store, settings, now, mailer)`` is what the CLI and the scheduler both call.
+Each message is archived and its row committed before anything else is done with it; a message
+that fails to parse is recorded with its traceback and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from intake import receipts, rules
+from intake.assemble import assemble
+from intake.classify import classify
+from intake.errors import MailboxError
+from intake.progress import progress
+from intake.settings import Settings
+from intake.sources.base import FetchedMessage, MailSource
+from parsers import legacy
+from parsers.archives import ArchiveLimits
+from parsers.documents import Reading, ReadLimits, read_attachment
+from parsers.mime import ParsedMessage, parse_message
+from store.repo import Attachment, Flag, Message, Nominee, Repo, Store
+
+log = logging.getLogger(__name__)
+
+PARSE_FLAGS = ("attachment_unreadable", "scan_only", "sender_unregistered")
+
+
+@dataclass
+class RunResult:
+    fetched: int = 0
+    new: int = 0
+    processed: int = 0
+    failed: int = 0
+    receipts_sent: int = 0
+    receipts_failed: int = 0
+    classifications: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.classifications.items())) or "none"
+        text = (
+            f"fetched {self.fetched}, new {self.new}, processed {self.processed}, failed {self.failed} "
+            f"({kinds}); receipts sent {self.receipts_sent}, failed {self.receipts_failed}"
+        )
+        if self.errors:
+            text += f"; errors: {'; '.join(self.errors)}"
+        return text
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT: the message in hand is finished, then the run stops."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    def install(self) -> None:
+        def handler(signum: int, _frame: object) -> None:
+            log.info("signal %s: finishing the message in hand, then stopping", signum)
+            self.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+
+def read_limits(settings: Settings) -> ReadLimits:
+    lim = settings.limits
+    legacy.set_concurrency(lim.convert_concurrency)
+    return ReadLimits(
+        archive=ArchiveLimits(
+            members=lim.archive_members, total_bytes=lim.archive_total_bytes, depth=lim.archive_depth
+        ),
+        convert_timeout=lim.convert_timeout_seconds,
+    )
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+def run_once(
+    source: MailSource,
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    mailer: receipts.Mailer | None = None,
+    *,
+    stop: StopFlag | None = None,
+    reconnects: int = 2,
+    kind: str = "poll",
+) -> RunResult:
+    """One full cycle. Raises MailboxError only when the mailbox could not be read at all."""
+    result = RunResult()
+    with store.session() as repo:
+        run = repo.start_run(kind)
+        run_id = run.id
+    error: str | None = None
+    try:
+        attempts = 0
+        while True:
+            try:
+                _fetch_all(source, store, settings, result, stop)
+                break
+            except MailboxError as exc:
+                attempts += 1
+                if attempts > reconnects or (not result.fetched and attempts > 1):
+                    raise
+                log.warning("mailbox: %s; reconnecting (%d/%d)", exc, attempts, reconnects)
+        _process_pending(store, settings, now, result, stop)
+        finish(store, settings, now, result, mailer)
+    except MailboxError as exc:
+        error = str(exc)
+        # What was fetched before the failure is processed all the same.
+        _process_pending(store, settings, now, result, stop)
+        finish(store, settings, now, result, mailer)
+        raise
+    finally:
+        with store.session() as repo:
+            run = repo.s.get(type(run), run_id)
+            if run is not None:
+                run.finished_at = datetime.now(UTC)
+                run.fetched, run.processed, run.failed = result.fetched, result.processed, result.failed
+                run.receipts_sent, run.receipts_failed = result.receipts_sent, result.receipts_failed
+                run.error = error
+    return result
+
+
+def _fetch_all(source: MailSource, store: Store, settings: Settings, result: RunResult, stop: StopFlag | None) -> None:
+    mailbox = source.identity
+    with source.connect() as session, store.session() as repo:
+        state = repo.mailbox_state(mailbox)
+        if source.numeric_uids and state.uidvalidity != session.uidvalidity:
+            if state.uidvalidity is not None:
+                log.warning(
+                    "mailbox %s: UIDVALIDITY changed %s → %s; rescanning, known messages are recognised by content",
+                    mailbox,
+                    state.uidvalidity,
+                    session.uidvalidity,
+                )
+            repo.reset_uidvalidity(mailbox, session.uidvalidity)
+            repo.commit()
+            after = 0
+        else:
+            after = state.last_uid or 0
+        uidvalidity = session.uidvalidity
+        uids = session.search_new(after, lambda: repo.known_uids(mailbox, uidvalidity))
+        if source.numeric_uids:
+            known = repo.known_uids(mailbox, uidvalidity) if after == 0 else set()
+            uids = [u for u in uids if u not in known]
+        if not uids:
+            return
+        log.info("mailbox %s: %d new message(s)", mailbox, len(uids))
+        with progress("fetching", len(uids)) as bar:
+            for fetched in session.fetch(uids):
+                result.fetched += 1
+                _record(repo, store, mailbox, uidvalidity, fetched, result)
+                if source.numeric_uids:
+                    repo.advance_watermark(mailbox, uidvalidity, int(fetched.uid))
+                    repo.commit()
+                bar.advance()
+                if stop:
+                    break
+
+
+def _record(
+    repo: Repo, store: Store, mailbox: str, uidvalidity: int, fetched: FetchedMessage, result: RunResult
+) -> None:
+    # Archive first, durably; only then does the row that points at it commit.
+    digest = store.blobs.put(fetched.raw)
+    message_id = _quick_message_id(fetched.raw)
+    message, is_new = repo.record_message(
+        mailbox=mailbox,
+        uidvalidity=uidvalidity,
+        uid=fetched.uid,
+        sha256=digest,
+        size=len(fetched.raw),
+        message_id=message_id,
+        internaldate=fetched.internaldate,
+    )
+    if message is not None and is_new:
+        result.new += 1
+
+
+def _quick_message_id(raw: bytes) -> str:
+    from email.parser import BytesHeaderParser
+
+    from parsers.mime import normalise_message_id
+
+    try:
+        headers = BytesHeaderParser().parsebytes(raw[:65536])
+        return normalise_message_id(headers.get("Message-ID", ""))
+    except Exception:
+        return ""
+
+
+# --------------------------------------------------------------------------- processing
+
+
+def _process_pending(store: Store, settings: Settings, now: datetime, result: RunResult, stop: StopFlag | None) -> None:
+    with store.session() as repo:
+        repo.release_stale_claims(timedelta(minutes=30))
+        pending = [m.id for m in repo.pending_messages()]
+    if not pending:
+        return
+    limits = read_limits(settings)
+    with progress("processing", len(pending)) as bar:
+        for pk in pending:
+            if stop:
+                break
+            with store.session() as repo:
+                message = repo.message(pk)
+                if message is None or not repo.claim(message):
+                    bar.advance()
+                    continue
+                ok = process_message(repo, store, message, settings, limits, now, queue_receipt=True)
+                result.processed += 1
+                if not ok:
+                    result.failed += 1
+                result.classifications[message.classification or "failed"] = (
+                    result.classifications.get(message.classification or "failed", 0) + 1
+                )
+            bar.advance()
+
+
+def process_message(
+    repo: Repo,
+    store: Store,
+    message: Message,
+    settings: Settings,
+    limits: ReadLimits,
+    now: datetime,
+    *,
+    queue_receipt: bool,
+) -> bool:
+    """Parse, classify and record one message; on failure record the traceback. Commits."""
+    try:
+        raw = store.blobs.get(message.sha256)
+        parsed = parse_message(raw)
+        readings = [read_attachment(a.filename, a.content_type, a.payload, limits) for a in parsed.attachments]
+        _apply(repo, store, message, parsed, readings, settings, now)
+        message.state = "processed"
+        message.error = None
+        repo.commit()
+        ok = True
+    except Exception as exc:
+        repo.rollback()
+        log.error("message %s (%s) failed: %s", message.id, message.message_id, exc)
+        message = repo.message(message.id) or message
+        message.state = "failed"
+        message.error = traceback.format_exc()[-8000:]
+        message.processed_at = datetime.now(UTC)
+        repo.commit()
+        return False
+    if queue_receipt and message.classification == "submission":
+        receipts.queue(repo, message, settings)
+        repo.commit()
+    return ok
+
+
+def _apply(
+    repo: Repo,
+    store: Store,
+    message: Message,
+    parsed: ParsedMessage,
+    readings: list[Reading],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    repo.clear_parse_results(message)
+    repo.flush()
+    message.message_id = parsed.message_id[:998] or message.message_id
+    message.subject = parsed.subject
+    message.from_addr = parsed.from_addr[:320]
+    message.from_name = parsed.from_name
+    message.reply_to = parsed.reply_to[:320]
+    received, source = received_time(message.internaldate, parsed, now)
+    message.received_at, message.received_source = received, source
+    duplicate = repo.earlier_duplicate(message) is not None
+    verdict = classify(parsed, readings, settings, duplicate=duplicate)
+    message.classification = verdict.classification
+    message.province_code = verdict.province
+    message.intent = verdict.intent
+    message.processed_at = datetime.now(UTC)
+    message.parse_count = (message.parse_count or 0) + 1
+    message.info = {
+        "province_source": verdict.province_source,
+        "reason": verdict.reason,
+        "date_header": parsed.date.isoformat() if parsed.date else None,
+        "to": parsed.to[:20],
+        "headers": parsed.headers,
+        "defects": parsed.defects[:20],
+        "forwarded": [{"subject": f.subject, "from": f.from_addr} for f in parsed.forwarded[:10]],
+    }
+
+    by_reading = _store_attachments(repo, store, message, readings)
+    if verdict.classification == "submission":
+        if not verdict.registered:
+            _flag(
+                repo,
+                message,
+                "sender_unregistered",
+                f"{parsed.from_addr or '(no sender)'} is not registered for any province",
+            )
+        drafts, unmatched = assemble(readings)
+        for d in drafts:
+            nominee = Nominee(
+                message_pk=message.id,
+                province_code=verdict.province,
+                kind=d.kind,
+                name=d.name[:200],
+                rank=d.rank,
+                source=d.source,
+                fields={**d.fields, "opinions": [o.__dict__ for o in d.opinions]},
+                attachment_id=by_reading.get(id(d.reading)) if d.reading else None,
+                narrative_attachment_id=by_reading.get(id(d.narrative)) if d.narrative else None,
+                current=True,
+            )
+            if d.narrative_text:
+                from parsers.wordcount import count_words
+
+                wc = count_words(d.narrative_text)
+                nominee.narrative_chars, nominee.narrative_chars_nospace = wc.words, wc.chars_nospace
+            repo.add(nominee)
+        for r in unmatched:
+            att_id = by_reading.get(id(r))
+            if att_id:
+                att = repo.s.get(Attachment, att_id)
+                if att is not None:
+                    att.detail = (att.detail + "; " if att.detail else "") + "事迹材料未能对应到推荐对象"
+    for r in (x for root in readings for x in root.walk()):
+        if r.status == "unreadable":
+            _flag(repo, message, "attachment_unreadable", f"{r.filename}: {r.detail}")
+        elif r.status == "scan_only":
+            _flag(repo, message, "scan_only", f"{r.filename}: {r.detail}")
+
+
+def _store_attachments(repo: Repo, store: Store, message: Message, readings: list[Reading]) -> dict[int, int]:
+    ids: dict[int, int] = {}
+    position = 0
+
+    def save(r: Reading, parent: int | None) -> None:
+        nonlocal position
+        digest = store.blobs.put(r.payload)
+        att = Attachment(
+            message_pk=message.id,
+            parent_id=parent,
+            position=position,
+            filename=r.filename[:1000],
+            content_type=r.content_type[:255],
+            sha256=digest,
+            size=len(r.payload),
+            type=r.type,
+            role=r.role,
+            status=r.status,
+            detail=r.detail[:4000],
+            info={
+                "records": len(r.records),
+                "words": r.words.words if r.words else None,
+                "chars_nospace": r.words.chars_nospace if r.words else None,
+            },
+        )
+        position += 1
+        repo.add(att)
+        repo.flush()
+        ids[id(r)] = att.id
+        for child in r.children:
+            save(child, att.id)
+
+    for r in readings:
+        save(r, None)
+    return ids
+
+
+def _flag(repo: Repo, message: Message, code: str, detail: str) -> None:
+    repo.add(
+        Flag(
+            scope="message",
+            origin="parse",
+            code=code,
+            detail=detail[:4000],
+            message_pk=message.id,
+            province_code=message.province_code,
+        )
+    )
+
+
+def received_time(internaldate: datetime | None, parsed: ParsedMessage, now: datetime) -> tuple[datetime, str]:
+    """When the server received the message: INTERNALDATE, else the topmost Received, else Date."""
+    if internaldate is not None:
+        return _aware(internaldate), "internaldate"
+    if parsed.first_received is not None:
+        return _aware(parsed.first_received), "received"
+    if parsed.date is not None:
+        return _aware(parsed.date), "date"
+    return now.astimezone(UTC), "fetched"
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- after a run
+
+
+def finish(store: Store, settings: Settings, now: datetime, result: RunResult, mailer: receipts.Mailer | None) -> None:
+    """Rules over everything, then the receipts that are due."""
+    with store.session() as repo:
+        rules.apply(repo, settings, now)
+    if mailer is not None:
+        sent, failed = receipts.send_due(store, settings, mailer, now)
+        result.receipts_sent += sent
+        result.receipts_failed += failed
+
+
+def reprocess(
+    store: Store, settings: Settings, now: datetime, on_message: Callable[[int], None] | None = None
+) -> RunResult:
+    """Parse every archived message again with the current code; never queues or sends receipts."""
+    result = RunResult()
+    limits = read_limits(settings)
+    with store.session() as repo:
+        ids = repo.message_ids()
+    with progress("reprocessing", len(ids)) as bar:
+        for pk in ids:
+            with store.session() as repo:
+                message = repo.message(pk)
+                if message is None:
+                    continue
+                ok = process_message(repo, store, message, settings, limits, now, queue_receipt=False)
+                result.processed += 1
+                result.failed += 0 if ok else 1
+                key = message.classification or "failed"
+                result.classifications[key] = result.classifications.get(key, 0) + 1
+            bar.advance()
+            if on_message:
+                on_message(pk)
+    with store.session() as repo:
+        rules.apply(repo, settings, now)
+    return result

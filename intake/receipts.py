@@ -1,0 +1,179 @@
+"""Receipts (回执): one per submission message, to people, never to robots, never twice.
+
+Each submission queues one row (``queued`` → ``sending`` → ``sent`` | ``failed``, or
+``suppressed`` with the reason). The receipt's Message-ID is derived from the submission, so a
+row left in ``sending`` by a crash is resolved by looking for that Message-ID where sent mail is
+kept (the Sent folder, or the outbox folder) before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Protocol
+
+from intake import mailers
+from intake.errors import ReplyError, TemporaryReplyError
+from intake.messages import labels, render_template
+from intake.settings import Settings
+from store.repo import Message, Receipt, Repo, Store
+
+log = logging.getLogger(__name__)
+
+ROBOT = re.compile(
+    r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|auto-?reply|notifications?)"
+    r"([+\-.].*)?$",
+    re.I,
+)
+
+
+class Mailer(Protocol):
+    def send(self, msg: EmailMessage, to: str) -> None: ...
+
+    def already_sent(self, rfc_message_id: str) -> bool | None: ...
+
+
+def receipt_message_id(message: Message, settings: Settings) -> str:
+    seed = f"{message.message_id}|{message.sha256}|{message.id}".encode()
+    digest = hashlib.sha256(seed).hexdigest()[:32]
+    domain = settings.smtp.sender_address.rsplit("@", 1)[-1] or "intake.local"
+    return f"<receipt.{digest}@{domain}>"
+
+
+def recipient(message: Message) -> str:
+    return (message.reply_to or message.from_addr or "").strip().lower()
+
+
+def suppression_reason(message: Message, to: str, settings: Settings) -> str:
+    if message.classification != "submission":
+        return f"not a submission ({message.classification})"
+    if not to or "@" not in to:
+        return "no sender address"
+    if to == settings.smtp.sender_address:
+        return "our own address"
+    if ROBOT.match(to.split("@", 1)[0]):
+        return "an automated address"
+    headers = (message.info or {}).get("headers", {})
+    if (headers.get("return-path", "x").strip() in ("<>", "")) and "return-path" in headers:
+        return "null sender (Return-Path: <>)"
+    return ""
+
+
+def queue(repo: Repo, message: Message, settings: Settings) -> Receipt | None:
+    to = recipient(message)
+    reason = suppression_reason(message, to, settings)
+    if not settings.receipts.enabled:
+        reason = reason or "receipts disabled in the configuration"
+    return repo.queue_receipt(
+        message,
+        to_addr=to[:320],
+        rfc_message_id=receipt_message_id(message, settings),
+        state="suppressed" if reason else "queued",
+        reason=reason,
+    )
+
+
+def resolve_sending(store: Store, mailer: Mailer) -> None:
+    """Rows left in ``sending`` by a crash: sent if the copy is found, else queued again."""
+    with store.session() as repo:
+        for r in repo.receipts_in(["sending"]):
+            found = mailer.already_sent(r.rfc_message_id)
+            if found:
+                r.state, r.sent_at = "sent", r.sent_at or datetime.now(UTC)
+                log.info("receipt %s was sent before a crash: marked sent", r.rfc_message_id)
+            elif found is False:
+                r.state = "queued"
+            # None: cannot tell now (mailbox unreachable): leave it for the next cycle.
+
+
+def send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -> tuple[int, int]:
+    resolve_sending(store, mailer)
+    sent = failed = 0
+    with store.session() as repo:
+        due = [r.id for r in repo.due_receipts(now)]
+    for rid in due:
+        with store.session() as repo:
+            r = repo.s.get(Receipt, rid)
+            if r is None or r.state != "queued":
+                continue
+            hour_ago = now - timedelta(hours=1)
+            if repo.receipts_sent_to_since(r.to_addr, hour_ago) >= settings.receipts.per_sender_per_hour:
+                r.state = "suppressed"
+                r.reason = f"more than {settings.receipts.per_sender_per_hour} receipts to this sender in an hour"
+                continue
+            if not repo.claim_receipt(r):
+                continue
+            message = repo.s.get(Message, r.message_pk)
+            assert message is not None
+            try:
+                email_msg = build_receipt(repo, message, r, settings, now)
+                mailer.send(email_msg, r.to_addr)
+            except TemporaryReplyError as exc:
+                r.last_error = str(exc)[:2000]
+                if r.attempts >= settings.receipts.max_attempts:
+                    r.state = "failed"
+                    failed += 1
+                else:
+                    r.state = "queued"
+                    delay = settings.receipts.retry_minutes * (2 ** min(r.attempts - 1, 6))
+                    r.next_attempt_at = now + timedelta(minutes=delay)
+                log.warning("receipt to %s deferred: %s", _mask(r.to_addr), exc)
+                continue
+            except ReplyError as exc:
+                r.state, r.last_error = "failed", str(exc)[:2000]
+                failed += 1
+                log.error("receipt to %s failed: %s", _mask(r.to_addr), exc)
+                continue
+            r.state, r.sent_at, r.last_error = "sent", datetime.now(UTC), ""
+            sent += 1
+    return sent, failed
+
+
+def _mask(addr: str) -> str:
+    local, _, domain = addr.partition("@")
+    return f"{local[:2]}…@{domain}"
+
+
+def build_receipt(repo: Repo, message: Message, receipt: Receipt, settings: Settings, now: datetime) -> EmailMessage:
+    from intake.report import message_report
+
+    report = message_report(repo, message, settings)
+    context = {
+        **report,
+        "reference": receipt_reference(receipt),
+        "now": now.astimezone(settings.campaign.tz),
+        "labels": labels,
+    }
+    text = render_template(settings, "receipt.txt.j2", context)
+    html = render_template(settings, "receipt.html.j2", context)
+    msg = EmailMessage()
+    subject = message.subject or "（无主题）"
+    msg["Subject"] = f"回执：{subject}"
+    name, addr = parseaddr(settings.smtp.sender)
+    msg["From"] = formataddr((name, addr))
+    msg["To"] = receipt.to_addr
+    msg["Date"] = format_datetime(now.astimezone(settings.campaign.tz))
+    msg["Message-ID"] = receipt.rfc_message_id
+    if message.message_id:
+        msg["In-Reply-To"] = message.message_id
+        refs = (message.info or {}).get("headers", {}).get("references", "")
+        msg["References"] = f"{refs} {message.message_id}".strip()
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Precedence"] = "auto_reply"
+    msg.set_content(text, charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    return msg
+
+
+def receipt_reference(receipt: Receipt) -> str:
+    created = receipt.created_at or datetime.now(UTC)
+    return f"HZ{created:%Y%m%d}-{receipt.message_pk:05d}"
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    return mailers.make_mailer(settings)

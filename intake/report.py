@@ -1,0 +1,203 @@
+"""What is known, shaped for people (receipts, summary) and for programs (the JSON export)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from intake.messages import labels
+from intake.settings import Settings
+from store.repo import Message, Repo
+
+PROVINCE_FLAG_ORDER = ("late", "over_quota_individuals", "over_quota_units", "ranking_missing", "sender_unregistered")
+
+
+def local(dt: datetime | None, settings: Settings) -> datetime | None:
+    return dt.astimezone(settings.campaign.tz) if dt else None
+
+
+def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str, Any]:
+    province = settings.province(message.province_code)
+    standing = province_standing(repo, settings, message.province_code)
+    nominees = []
+    problems: list[dict[str, str]] = []
+    for f in message.flags:
+        problems.append(
+            {
+                "code": f.code,
+                "label": labels("flag", f.code),
+                "detail": f.detail,
+                "advice": labels("advice", f.code),
+                "who": "",
+            }
+        )
+    for n in message.nominees:
+        nflags = [f for f in n.flags]
+        nominees.append(
+            {
+                "name": n.name,
+                "kind": labels("kind", n.kind),
+                "rank": n.rank,
+                "current": n.current,
+                "narrative_chars": n.narrative_chars,
+                "flags": [labels("flag", f.code) for f in nflags],
+            }
+        )
+        for f in nflags:
+            problems.append(
+                {
+                    "code": f.code,
+                    "label": labels("flag", f.code),
+                    "detail": f.detail,
+                    "advice": labels("advice", f.code),
+                    "who": n.name,
+                }
+            )
+    for f in repo.province_flags():
+        if f.province_code == message.province_code and f.code in (
+            "over_quota_individuals",
+            "over_quota_units",
+            "ranking_missing",
+        ):
+            problems.append(
+                {
+                    "code": f.code,
+                    "label": labels("flag", f.code),
+                    "detail": f.detail,
+                    "advice": labels("advice", f.code),
+                    "who": "",
+                }
+            )
+    attachments = [
+        {
+            "filename": a.filename,
+            "type": a.type,
+            "role": labels("role", a.role),
+            "status": labels("status", a.status),
+            "detail": a.detail,
+        }
+        for a in message.attachments
+    ]
+    return {
+        "message": message,
+        "received_at": local(message.received_at, settings),
+        "province": province,
+        "standing": standing,
+        "attachments": attachments,
+        "nominees": nominees,
+        "problems": problems,
+        "deadline": settings.campaign.deadline.astimezone(settings.campaign.tz),
+        "campaign": settings.campaign,
+        "narrative_limit": settings.campaign.narrative_limit,
+    }
+
+
+def province_standing(repo: Repo, settings: Settings, code: str | None) -> dict[str, Any]:
+    p = settings.province(code)
+    counts = {"individual": 0, "unit": 0}
+    for n in repo.nominees():
+        if n.current and n.province_code == code and n.kind in counts:
+            counts[n.kind] += 1
+    return {
+        "individuals": counts["individual"],
+        "units": counts["unit"],
+        "quota_individuals": p.individuals if p else None,
+        "quota_units": p.units if p else None,
+    }
+
+
+def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
+    messages = repo.all_messages()
+    nominees = repo.nominees()
+    flags = repo.all_flags()
+    msg_by_pk = {m.id: m for m in messages}
+    flags_by_nominee: dict[int, list[str]] = {}
+    flags_by_message: dict[int, list[str]] = {}
+    flags_by_province: dict[str, list[str]] = {}
+    for f in flags:
+        if f.scope == "nominee" and f.nominee_id is not None:
+            flags_by_nominee.setdefault(f.nominee_id, []).append(f.code)
+        elif f.scope == "message" and f.message_pk is not None:
+            flags_by_message.setdefault(f.message_pk, []).append(f.code)
+        elif f.scope == "province" and f.province_code:
+            flags_by_province.setdefault(f.province_code, []).append(f.code)
+    # Message flags that also stand for the province.
+    for m in messages:
+        if m.classification == "submission" and m.province_code:
+            for code in flags_by_message.get(m.id, []):
+                if code == "sender_unregistered":
+                    flags_by_province.setdefault(m.province_code, []).append(code)
+    received: dict[tuple[str | None, str], int] = {}
+    for n in nominees:
+        if n.current:
+            received[(n.province_code, n.kind)] = received.get((n.province_code, n.kind), 0) + 1
+
+    provinces = [
+        {
+            "code": p.code,
+            "name": p.name,
+            "quota": {"individuals": p.individuals, "units": p.units},
+            "received": {
+                "individuals": received.get((p.code, "individual"), 0),
+                "units": received.get((p.code, "unit"), 0),
+            },
+            "flags": _ordered(flags_by_province.get(p.code, [])),
+        }
+        for p in settings.provinces
+    ]
+    out_nominees = [
+        {
+            "province": n.province_code,
+            "kind": n.kind,
+            "name": n.name,
+            "rank": n.rank,
+            "narrative_chars": n.narrative_chars,
+            "current": n.current,
+            "flags": _ordered(flags_by_nominee.get(n.id, [])),
+            "message_id": msg_by_pk[n.message_pk].message_id if n.message_pk in msg_by_pk else None,
+        }
+        for n in nominees
+    ]
+    out_messages = []
+    for m in messages:
+        receipt = None
+        if m.receipt is not None:
+            receipt = {"state": m.receipt.state, "to": m.receipt.to_addr}
+        out_messages.append(
+            {
+                "message_id": m.message_id,
+                "from": m.from_addr,
+                "subject": m.subject,
+                "received_at": _iso(local(m.received_at, settings)),
+                "received_source": m.received_source,
+                "classification": m.classification or m.state,
+                "province": m.province_code,
+                "flags": _ordered(flags_by_message.get(m.id, [])),
+                "attachments": [
+                    {
+                        "filename": a.filename,
+                        "type": a.type,
+                        "role": a.role,
+                        "status": a.status,
+                        **({"detail": a.detail} if a.detail else {}),
+                    }
+                    for a in m.attachments
+                ],
+                "receipt": receipt,
+                "state": m.state,
+                **({"error": (m.error or "").strip().splitlines()[-1]} if m.error else {}),
+            }
+        )
+    return {"provinces": provinces, "nominees": out_nominees, "messages": out_messages}
+
+
+def _ordered(codes: list[str]) -> list[str]:
+    seen: list[str] = []
+    for c in codes:
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None

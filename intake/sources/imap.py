@@ -1,0 +1,221 @@
+"""The IMAP mailbox, through imapclient. The only module that imports imapclient.
+
+NetEase (126.com/163.com) refuses SELECT with "Unsafe Login" until the client identifies itself
+with the ID command (RFC 2971) after LOGIN, so ID is sent whenever the server offers it. The
+folder is selected read-only and bodies are fetched with ``BODY.PEEK[]``: polling never changes
+the mailbox. Only UIDs past the stored watermark are searched, and bodies come in batches.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from tenacity import RetryError, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from intake import __version__
+from intake.errors import ConfigError, MailboxError
+from intake.settings import MailboxSettings
+from intake.sources.base import FetchedMessage
+
+log = logging.getLogger(__name__)
+
+_NETWORK_ERRORS = (OSError, socket.timeout, imaplib.IMAP4.abort, ssl.SSLError)
+
+
+class ImapSource:
+    numeric_uids = True
+
+    def __init__(self, settings: MailboxSettings, *, connect_attempts: int = 3) -> None:
+        self.settings = settings
+        self.identity = settings.identity()
+        self.connect_attempts = connect_attempts
+
+    def _client(self) -> IMAPClient:
+        s = self.settings
+        context = ssl.create_default_context() if s.security in ("tls", "starttls") else None
+        client = IMAPClient(
+            s.host,
+            port=s.port,
+            ssl=s.security == "tls",
+            ssl_context=context,
+            timeout=s.timeout_seconds,
+        )
+        client.normalise_times = False
+        if s.security == "starttls":
+            client.starttls(context)
+        return client
+
+    def open_client(self) -> IMAPClient:
+        """Connect and log in, retrying network failures with backoff."""
+        s = self.settings
+        if s.password is None:
+            raise ConfigError(f"mailbox password not set: export {s.password_env} (or set mailbox.password_file)")
+
+        @retry(
+            retry=retry_if_exception_type(_NETWORK_ERRORS),
+            stop=stop_after_attempt(self.connect_attempts),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            reraise=True,
+        )
+        def attempt() -> IMAPClient:
+            client = self._client()
+            try:
+                client.login(s.username, s.password.get_secret_value() if s.password else "")
+                if client.has_capability("ID"):
+                    client.id_({"name": s.id_name, "version": __version__, "vendor": "intake"})
+            except BaseException:
+                _quietly_close(client)
+                raise
+            return client
+
+        try:
+            return attempt()
+        except LoginError as exc:
+            raise MailboxError(f"IMAP login refused for {s.username} at {s.host}:{s.port}") from exc
+        except (RetryError, *_NETWORK_ERRORS) as exc:
+            raise MailboxError(f"cannot reach IMAP server {s.host}:{s.port}: {_reason(exc)}") from exc
+        except IMAPClientError as exc:
+            raise MailboxError(f"IMAP server {s.host}:{s.port} refused: {exc}") from exc
+
+    @contextmanager
+    def connect(self) -> Iterator[ImapSession]:
+        client = self.open_client()
+        try:
+            try:
+                info = client.select_folder(self.settings.folder, readonly=True)
+            except IMAPClientError as exc:
+                raise MailboxError(f"cannot open folder {self.settings.folder!r}: {exc}") from exc
+            except _NETWORK_ERRORS as exc:
+                raise MailboxError(f"IMAP connection lost: {_reason(exc)}") from exc
+            yield ImapSession(client, int(info.get(b"UIDVALIDITY", 0)), self.settings.batch_size)
+        finally:
+            _quietly_close(client)
+
+    @contextmanager
+    def client(self) -> Iterator[IMAPClient]:
+        """A logged-in client with no folder selected (for appending to Sent and the like)."""
+        client = self.open_client()
+        try:
+            yield client
+        finally:
+            _quietly_close(client)
+
+
+class ImapSession:
+    def __init__(self, client: IMAPClient, uidvalidity: int, batch_size: int) -> None:
+        self.client = client
+        self.uidvalidity = uidvalidity
+        self.batch_size = batch_size
+        self.commands = 0  # how many commands went to the server: the cost of a poll
+        self.fetched_bytes = 0
+
+    def search_new(self, after_uid: int, known: Callable[[], set[str]]) -> list[str]:
+        try:
+            self.commands += 1
+            uids = self.client.search(["UID", f"{after_uid + 1}:*"])
+        except IMAPClientError as exc:
+            raise MailboxError(f"UID SEARCH refused: {exc}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise MailboxError(f"IMAP connection lost during SEARCH: {_reason(exc)}") from exc
+        # "n:*" always matches the highest UID, even below n.
+        return [str(u) for u in sorted(int(u) for u in uids) if u > after_uid]
+
+    def fetch(self, uids: list[str]) -> Iterator[FetchedMessage]:
+        for start in range(0, len(uids), self.batch_size):
+            chunk = [int(u) for u in uids[start : start + self.batch_size]]
+            try:
+                self.commands += 1
+                response = self.client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+            except IMAPClientError as exc:
+                raise MailboxError(f"FETCH refused: {exc}") from exc
+            except _NETWORK_ERRORS as exc:
+                raise MailboxError(f"IMAP connection lost during FETCH: {_reason(exc)}") from exc
+            for uid in chunk:
+                data = response.get(uid)
+                if not data:
+                    continue  # expunged meanwhile
+                raw = data.get(b"BODY[]")
+                if raw is None:
+                    continue
+                self.fetched_bytes += len(raw)
+                internal = data.get(b"INTERNALDATE")
+                yield FetchedMessage(
+                    uid=str(uid),
+                    raw=bytes(raw),
+                    internaldate=internal if isinstance(internal, datetime) else None,
+                )
+
+
+def _quietly_close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:
+        try:
+            client.shutdown()
+        except Exception:
+            pass
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RetryError):
+        inner = exc.last_attempt.exception()
+        return _reason(inner) if inner else "gave up"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- the Sent folder
+
+SENT_NAMES = ("Sent", "Sent Messages", "Sent Items", "已发送", "INBOX.Sent")
+
+
+def find_sent_folder(client: IMAPClient, configured: str | None) -> str:
+    """The Sent folder: the configured name, else the one marked \\Sent (RFC 6154), else a usual
+    name (NetEase's 已发送 is ``&XfJT0ZAB-`` in modified UTF-7), else create ``Sent``."""
+    try:
+        if configured:
+            if not client.folder_exists(configured):
+                client.create_folder(configured)
+            return configured
+        folders = client.list_folders()
+        for flags, _delim, name in folders:
+            if b"\\Sent" in flags:
+                return str(name)
+        names = {str(n) for _f, _d, n in folders}
+        for candidate in SENT_NAMES:
+            if candidate in names:
+                return candidate
+        client.create_folder("Sent")
+        return "Sent"
+    except IMAPClientError as exc:
+        raise MailboxError(f"cannot find or create the Sent folder: {exc}") from exc
+    except _NETWORK_ERRORS as exc:
+        raise MailboxError(f"IMAP connection lost: {_reason(exc)}") from exc
+
+
+def append_message(client: IMAPClient, folder: str, raw: bytes) -> None:
+    try:
+        client.append(folder, raw, flags=[b"\\Seen"])
+    except IMAPClientError as exc:
+        raise MailboxError(f"APPEND to {folder!r} refused: {exc}") from exc
+    except _NETWORK_ERRORS as exc:
+        raise MailboxError(f"IMAP connection lost during APPEND: {_reason(exc)}") from exc
+
+
+def folder_has_message_id(client: IMAPClient, folder: str, message_id: str) -> bool:
+    try:
+        client.select_folder(folder, readonly=True)
+        return bool(client.search(["HEADER", "Message-ID", message_id]))
+    except IMAPClientError as exc:
+        raise MailboxError(f"SEARCH in {folder!r} refused: {exc}") from exc
+    except _NETWORK_ERRORS as exc:
+        raise MailboxError(f"IMAP connection lost during SEARCH: {_reason(exc)}") from exc

@@ -1,0 +1,201 @@
+"""Word (.docx) documents through python-docx: the only module that imports ``docx``.
+
+``paragraph.text`` drops tracked insertions, content controls, smart tags and symbol checkboxes;
+this reader walks the XML itself: ``w:ins`` and ``w:sdt`` content is read, ``w:del`` is skipped,
+``w:sym`` becomes its character (☑ □), text boxes and field codes are left out (Word does not
+count them either). A merged cell is read once (python-docx repeats it in ``row.cells``).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+
+# Wingdings / Symbol code points used for checkboxes in Chinese forms.
+_SYMBOLS = {
+    "F0FE": "☑",
+    "F0FD": "☒",
+    "F0A8": "□",
+    "F06F": "□",
+    "F0FC": "✓",
+    "F0FB": "✗",
+    "F078": "☒",
+    "F052": "☑",
+    "F0A3": "□",
+    "F053": "☒",
+    "F0A4": "●",
+    "F09F": "•",
+    "F06C": "●",
+    "F0B7": "•",
+}
+
+_SKIP = {
+    f"{W}del",
+    f"{W}delText",
+    f"{W}instrText",
+    f"{W}delInstrText",
+    f"{W}txbxContent",
+    f"{W}footnoteReference",
+    f"{W}endnoteReference",
+    f"{MC}Fallback",
+    f"{W}rPr",
+    f"{W}pPr",
+    f"{W}sdtPr",
+    f"{W}sdtEndPr",
+    f"{W}moveFrom",
+}
+
+
+@dataclass
+class Cell:
+    text: str
+    merged_from_above: bool = False  # a vMerge continuation: the value is the cell above
+
+
+@dataclass
+class Table:
+    rows: list[list[Cell]]
+    nested_in: int | None = None  # index of the table that holds this one
+
+
+@dataclass
+class DocxContent:
+    paragraphs: list[str] = field(default_factory=list)  # body paragraphs outside tables
+    tables: list[Table] = field(default_factory=list)
+    blocks: list[tuple[str, int]] = field(default_factory=list)  # ("p", i) / ("t", i) in order
+    text: str = ""  # all text in reading order, tables included (Word's count covers them)
+
+
+class DocxError(Exception):
+    pass
+
+
+def read_docx(payload: bytes) -> DocxContent:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+            info = zf.getinfo("word/document.xml")
+            if info.file_size > 200 * 1024 * 1024:
+                raise DocxError("document.xml expands beyond 200 MB")
+        document = docx.Document(io.BytesIO(payload))
+    except DocxError:
+        raise
+    except KeyError as exc:
+        raise DocxError("not a Word document (no word/document.xml)") from exc
+    except (PackageNotFoundError, zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise DocxError(f"damaged Word file: {exc}") from exc
+    except Exception as exc:  # lxml's XMLSyntaxError and friends, without importing lxml here
+        raise DocxError(f"damaged Word file: {type(exc).__name__}: {exc}") from exc
+    body = document.element.body
+    content = DocxContent()
+    texts: list[str] = []
+    _walk_blocks(body, content, texts, None)
+    content.text = "\n".join(texts)
+    return content
+
+
+def _walk_blocks(parent: object, content: DocxContent, texts: list[str], nested_in: int | None) -> None:
+    for child in list(parent):  # type: ignore[call-overload]
+        tag = child.tag
+        if tag == f"{W}p":
+            text = paragraph_text(child)
+            texts.append(text)
+            if nested_in is None:
+                content.blocks.append(("p", len(content.paragraphs)))
+                content.paragraphs.append(text)
+        elif tag == f"{W}tbl":
+            _read_table(child, content, texts, nested_in)
+        elif tag in (
+            f"{W}sdt",
+            f"{W}sdtContent",
+            f"{W}customXml",
+            f"{W}ins",
+            f"{MC}AlternateContent",
+            f"{MC}Choice",
+            f"{W}smartTag",
+        ):
+            _walk_blocks(child, content, texts, nested_in)
+
+
+def _read_table(tbl: object, content: DocxContent, texts: list[str], nested_in: int | None) -> None:
+    index = len(content.tables)
+    table = Table(rows=[], nested_in=nested_in)
+    content.tables.append(table)
+    if nested_in is None:
+        content.blocks.append(("t", index))
+    nested: list[object] = []
+    for tr in _children(tbl, f"{W}tr"):
+        row: list[Cell] = []
+        for tc in _children(tr, f"{W}tc"):
+            parts: list[str] = []
+            for block in tc:
+                if block.tag == f"{W}p":
+                    parts.append(paragraph_text(block))
+                elif block.tag == f"{W}tbl":
+                    nested.append(block)
+                elif block.tag in (f"{W}sdt", f"{W}customXml"):
+                    for p in block.iter(f"{W}p"):
+                        parts.append(paragraph_text(p))
+            text = "\n".join(parts).strip()
+            texts.append(text)
+            vmerge = tc.find(f"{W}tcPr/{W}vMerge")
+            continuation = vmerge is not None and vmerge.get(f"{W}val") in (None, "continue")
+            row.append(Cell(text=text, merged_from_above=continuation))
+        table.rows.append(row)
+    for sub in nested:
+        _read_table(sub, content, texts, index)
+
+
+def _children(element: object, tag: str) -> list[object]:
+    """Direct children with ``tag``, looking through content controls and custom XML wrappers."""
+    out = []
+    for child in element:  # type: ignore[attr-defined]
+        if child.tag == tag:
+            out.append(child)
+        elif child.tag in (f"{W}sdt", f"{W}customXml", f"{W}sdtContent", f"{W}ins"):
+            out.extend(_children(child, tag))
+    return out
+
+
+def paragraph_text(p: object) -> str:
+    out: list[str] = []
+    _collect(p, out)
+    return "".join(out)
+
+
+def _collect(element: object, out: list[str]) -> None:
+    for child in element:  # type: ignore[attr-defined]
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _SKIP:
+            continue
+        if tag == f"{W}t":
+            out.append(child.text or "")
+        elif tag == f"{W}tab":
+            out.append("\t")
+        elif tag in (f"{W}br", f"{W}cr"):
+            out.append("\n")
+        elif tag == f"{W}noBreakHyphen":
+            out.append("-")
+        elif tag == f"{W}sym":
+            code = (child.get(f"{W}char") or "").upper()
+            out.append(_SYMBOLS.get(code, _sym_char(code)))
+        elif tag == f"{W}tbl":
+            continue  # nested tables are read as tables of their own
+        else:
+            _collect(child, out)
+
+
+def _sym_char(code: str) -> str:
+    try:
+        value = int(code, 16)
+    except ValueError:
+        return ""
+    if 0xF000 <= value <= 0xF0FF:
+        return ""
+    return chr(value)

@@ -1,0 +1,83 @@
+"""Legacy Office formats: Word 97 .doc, WPS .wps/.et, .xls, RTF, converted by LibreOffice headless.
+
+Each conversion runs with its own LibreOffice profile (two at once would otherwise fight over
+one), under a timeout, with a bound on how many run at the same time, and its output is checked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+_SLOTS = threading.BoundedSemaphore(2)
+_SLOTS_SIZE = 2
+_LOCK = threading.Lock()
+
+
+class ConversionError(Exception):
+    pass
+
+
+def set_concurrency(n: int) -> None:
+    global _SLOTS, _SLOTS_SIZE
+    with _LOCK:
+        if n != _SLOTS_SIZE:
+            _SLOTS = threading.BoundedSemaphore(max(1, n))
+            _SLOTS_SIZE = n
+
+
+def office_binary() -> str | None:
+    for name in ("soffice", "libreoffice"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def convert(payload: bytes, source_ext: str, target: str, *, timeout: float = 120.0) -> bytes:
+    """Convert ``payload`` (a file of type ``source_ext``) to ``target`` ("docx" or "xlsx")."""
+    binary = office_binary()
+    if binary is None:
+        raise ConversionError(f"LibreOffice is not installed: the .{source_ext} file cannot be converted")
+    with _SLOTS, tempfile.TemporaryDirectory(prefix="intake-convert-") as tmp:
+        work = Path(tmp)
+        src = work / f"input.{source_ext}"
+        src.write_bytes(payload)
+        out = work / "out"
+        out.mkdir()
+        profile = (work / "profile").as_uri()
+        cmd = [
+            binary,
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--norestore",
+            "--nolockcheck",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(out),
+            str(src),
+        ]
+        try:
+            proc = subprocess.run(
+                cmd,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+                env={"HOME": tmp, "PATH": "/usr/bin:/bin:/usr/local/bin", "LANG": "C.UTF-8"},
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ConversionError(
+                f"LibreOffice did not finish converting the .{source_ext} file in {timeout:.0f} s"
+            ) from exc
+        except OSError as exc:
+            raise ConversionError(f"LibreOffice could not be started: {exc.strerror}") from exc
+        result = out / f"input.{target}"
+        if not result.exists() or result.stat().st_size == 0:
+            err = (proc.stderr or proc.stdout or b"").decode("utf-8", "replace").strip().splitlines()
+            why = err[-1] if err else f"exit code {proc.returncode}"
+            raise ConversionError(f"LibreOffice could not read the .{source_ext} file ({why})")
+        return result.read_bytes()

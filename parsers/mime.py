@@ -1,0 +1,330 @@
+"""MIME: raw message bytes in, :class:`ParsedMessage` out.
+
+The only module that imports ``mailparser``. mail-parser builds the message tree (guarded against
+runaway nesting) and reads dates and ``Received`` headers; the Chinese-mail repairs are ours:
+``gb2312``/``gbk`` labels decoded as GB18030, encoded words inside quoted ``filename="…"``,
+RFC 2231 parameters in the wrong charset, raw 8-bit header bytes, characters split across encoded
+words, forwarded ``message/rfc822`` parts unpacked recursively, inline (cid) images left out.
+"""
+
+from __future__ import annotations
+
+import email
+import email.utils
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+
+import mailparser
+from mailparser.exceptions import MailParserError
+
+from parsers.charsets import decode_bytes, decode_header_text, decode_rfc2231, undo_surrogates
+
+log = logging.getLogger(__name__)
+
+MAX_FORWARD_DEPTH = 30
+MAX_PARTS = 5000
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    payload: bytes
+    origin: str = ""  # "" for the message itself, else the path of forwarded messages it came from
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    subject: str
+    from_addr: str
+    from_name: str
+    date: datetime | None
+
+
+@dataclass
+class ParsedMessage:
+    message_id: str
+    subject: str
+    from_addr: str
+    from_name: str
+    reply_to: str
+    to: list[str]
+    date: datetime | None
+    first_received: datetime | None
+    content_type: str
+    headers: dict[str, str]
+    text: str
+    html: str
+    attachments: list[Attachment] = field(default_factory=list)
+    forwarded: list[Forwarded] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+    report_parts: list[str] = field(default_factory=list)  # content types of multipart/report parts
+
+    @property
+    def body_text(self) -> str:
+        """Plain text if any, else the HTML with its tags removed."""
+        if self.text.strip():
+            return self.text
+        return html_to_text(self.html)
+
+
+# Headers kept for classification and replies.
+KEPT_HEADERS = (
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "return-path",
+    "in-reply-to",
+    "references",
+    "x-failed-recipients",
+    "x-mailer",
+)
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse a whole message. Never raises on malformed input: defects are listed instead."""
+    defects: list[str] = []
+    try:
+        parser = mailparser.parse_from_bytes(raw)
+        msg: Message = parser.message
+        defects.extend(sorted(parser.defects_categories))
+    except (MailParserError, RecursionError, ValueError, TypeError, LookupError) as exc:
+        # Fall back on the standard library so the headers at least can be read.
+        defects.append(f"mail-parser: {type(exc).__name__}: {exc}")
+        msg = email.message_from_bytes(raw)
+    if msg is None:
+        msg = email.message_from_bytes(raw)
+
+    hint = _charset_hint(msg)
+
+    def header(name: str) -> str:
+        return decode_header_text(raw_header(msg, name, hint), hint)
+
+    def header_all(name: str) -> list[str]:
+        return [decode_header_text(v, hint) for v in raw_headers(msg, name, hint)]
+
+    from_name, from_addr = _address(header("from"))
+    _, reply_to = _address(header("reply-to"))
+    to = [a.lower() for _, a in email.utils.getaddresses(header_all("to")) if a]
+    headers = {name: header(name) for name in KEPT_HEADERS if raw_header(msg, name) is not None}
+
+    walker = _Walker(hint)
+    walker.walk(msg, origin="", depth=0)
+    defects.extend(walker.defects)
+
+    return ParsedMessage(
+        message_id=normalise_message_id(header("message-id")),
+        subject=header("subject"),
+        from_addr=from_addr,
+        from_name=from_name,
+        reply_to=reply_to,
+        to=to,
+        date=parse_date(header("date")),
+        first_received=first_received(header_all("received")),
+        content_type=msg.get_content_type(),
+        headers=headers,
+        text="\n".join(walker.text),
+        html="\n".join(walker.html),
+        attachments=walker.attachments,
+        forwarded=walker.forwarded,
+        defects=defects,
+        report_parts=walker.report_parts,
+    )
+
+
+def normalise_message_id(value: object) -> str:
+    text = decode_header_text(value).strip()
+    m = re.search(r"<[^<>]+>", text)
+    if m:
+        return m.group(0)
+    return f"<{text}>" if text else ""
+
+
+def _address(text: str) -> tuple[str, str]:
+    if not text:
+        return "", ""
+    name, addr = email.utils.parseaddr(text)
+    if not addr and "@" in text:
+        m = re.search(r"[\w.+'-]+@[\w.-]+", text)
+        addr = m.group(0) if m else ""
+    return name.strip().strip('"'), addr.strip().lower()
+
+
+def parse_date(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        dt = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return dt
+
+
+def first_received(values: list[str]) -> datetime | None:
+    """The time in the topmost ``Received`` header: when our server took the message."""
+    for text in values:
+        if ";" not in text:
+            continue
+        dt = parse_date(text.rsplit(";", 1)[1].strip())
+        if dt is not None:
+            return dt
+    return None
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_text(html: str) -> str:
+    import html as htmlmod
+
+    html = re.sub(r"(?is)<(script|style)[^>]*>.*?</\1>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", html)
+    return htmlmod.unescape(_TAG.sub(" ", html))
+
+
+def raw_headers(part: Message, name: str, hint: str | None = None) -> list[str]:
+    """Every value of a header, raw 8-bit bytes decoded (the email package would replace them)."""
+    out = []
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            text = value if isinstance(value, str) else str(value)
+            raw = undo_surrogates(text)
+            out.append(decode_bytes(raw, None, hint) if raw is not None else text)
+    return out
+
+
+def raw_header(part: Message, name: str, hint: str | None = None) -> str | None:
+    values = raw_headers(part, name, hint)
+    return values[0] if values else None
+
+
+def _charset_hint(msg: Message) -> str | None:
+    """The first charset the message declares: the best guess for unlabelled 8-bit header bytes."""
+    for i, part in enumerate(msg.walk()):
+        if i > 50:
+            break
+        charset = part.get_content_charset()
+        if charset and charset.lower() not in ("us-ascii", "ascii", "utf-8", "utf8"):
+            return charset
+    return None
+
+
+def part_filename(part: Message, hint: str | None = None) -> str:
+    """The part's filename, repaired: RFC 2231, encoded words in quotes, raw 8-bit bytes."""
+    for header in ("content-disposition", "content-type"):
+        param = "filename" if header == "content-disposition" else "name"
+        text = raw_header(part, header, hint)
+        if text is None:
+            continue
+        view = Message()
+        view[header] = text
+        try:
+            value = view.get_param(param, header=header)
+        except (ValueError, TypeError, LookupError):
+            value = None
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            decoded = decode_rfc2231(value)
+        else:
+            decoded = decode_header_text(value.strip('"'), hint)
+        if decoded:
+            return decoded.strip().strip('"')
+    return ""
+
+
+def part_payload(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except (ValueError, TypeError, LookupError, AssertionError):
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "surrogateescape")
+    return b""
+
+
+class _Walker:
+    def __init__(self, hint: str | None) -> None:
+        self.hint = hint
+        self.text: list[str] = []
+        self.html: list[str] = []
+        self.attachments: list[Attachment] = []
+        self.forwarded: list[Forwarded] = []
+        self.defects: list[str] = []
+        self.report_parts: list[str] = []
+        self.parts = 0
+        self.cids: set[str] = set()
+
+    def walk(self, part: Message, origin: str, depth: int) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            if self.parts == MAX_PARTS + 1:
+                self.defects.append(f"more than {MAX_PARTS} MIME parts: the rest is kept in the archive only")
+            return
+        ctype = part.get_content_type()
+        if part.is_multipart():
+            children = part.get_payload()
+            if ctype == "multipart/report":
+                self.report_parts.extend(c.get_content_type() for c in children if isinstance(c, Message))
+            if ctype == "multipart/related":
+                for child in children:
+                    if isinstance(child, Message) and child.get("Content-ID"):
+                        self.cids.add(child.get("Content-ID", "").strip())
+            if ctype == "message/rfc822" or (ctype.startswith("message/") and ctype != "message/delivery-status"):
+                self._forwarded(part, children, origin, depth)
+                return
+            for child in children if isinstance(children, list) else []:
+                if isinstance(child, Message):
+                    self.walk(child, origin, depth)
+            return
+        if ctype in ("message/rfc822", "message/global"):
+            # A forwarded message that the parser left as text (e.g. base64-encoded).
+            inner = email.message_from_bytes(part_payload(part))
+            self._forwarded(part, [inner], origin, depth)
+            return
+        self._leaf(part, ctype, origin)
+
+    def _forwarded(self, part: Message, children: object, origin: str, depth: int) -> None:
+        if depth + 1 > MAX_FORWARD_DEPTH:
+            self.defects.append(f"forwarded messages nested deeper than {MAX_FORWARD_DEPTH}: inner ones not read")
+            return
+        for child in children if isinstance(children, list) else []:
+            if not isinstance(child, Message):
+                continue
+            name, addr = _address(decode_header_text(raw_header(child, "from", self.hint), self.hint))
+            subject = decode_header_text(raw_header(child, "subject", self.hint), self.hint)
+            date = parse_date(raw_header(child, "date"))
+            self.forwarded.append(Forwarded(subject, addr, name, date))
+            label = subject or part_filename(part, self.hint) or "forwarded"
+            self.walk(child, f"{origin}/{label}" if origin else label, depth + 1)
+
+    def _leaf(self, part: Message, ctype: str, origin: str) -> None:
+        filename = part_filename(part, self.hint)
+        disposition = (part.get_content_disposition() or "").lower()
+        cid = (part.get("Content-ID") or "").strip()
+        if not filename and ctype in ("text/plain", "text/html") and disposition != "attachment":
+            text = decode_bytes(part_payload(part), part.get_content_charset(), self.hint)
+            (self.html if ctype == "text/html" else self.text).append(text)
+            return
+        if ctype == "message/delivery-status" or ctype == "message/disposition-notification":
+            self.text.append(decode_bytes(part_payload(part)))
+            return
+        if cid and disposition != "attachment" and ctype.startswith("image/"):
+            # An inline image shown in the HTML body (a logo, a signature): not an attachment.
+            return
+        if not filename:
+            if ctype in ("text/plain", "text/html"):
+                filename = "attachment.txt" if ctype == "text/plain" else "attachment.html"
+            else:
+                filename = ""
+        self.attachments.append(Attachment(filename, ctype, part_payload(part), origin))

@@ -1,0 +1,49 @@
+"""PDF text through pypdf."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+MAX_PAGES = 200
+
+
+class PdfUnreadable(Exception):
+    pass
+
+
+def pdf_text(payload: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(payload), strict=False)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise PdfUnreadable("the PDF is password-protected: send it without a password")
+            except (FileNotDecryptedError, NotImplementedError) as exc:
+                raise PdfUnreadable("the PDF is password-protected: send it without a password") from exc
+        parts = []
+        for i, page in enumerate(reader.pages):
+            if i >= MAX_PAGES:
+                break
+            parts.append(page.extract_text() or "")
+        return "\n".join(parts)
+    except PdfUnreadable:
+        raise
+    except (
+        PdfReadError,
+        PyPdfError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        OSError,
+        RecursionError,
+        ZeroDivisionError,
+        AssertionError,
+    ) as exc:
+        raise PdfUnreadable(f"damaged PDF: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,94 @@
+"""Spreadsheets: .xlsx through openpyxl, .xls through xlrd. Rows come out as lists of strings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+MAX_ROWS = 5000
+MAX_COLS = 60
+
+
+class SheetError(Exception):
+    def __init__(self, message: str, retry_with_conversion: bool = False) -> None:
+        super().__init__(message)
+        self.retry_with_conversion = retry_with_conversion
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time() else value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_sheets(payload: bytes, fmt: str) -> list[tuple[str, list[list[str]]]]:
+    if fmt == "xlsx":
+        return _read_xlsx(payload)
+    return _read_xls(payload)
+
+
+def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+        raise SheetError(f"damaged Excel file: {exc}") from exc
+    except Exception as exc:  # XML errors from the parser underneath
+        raise SheetError(f"damaged Excel file: {type(exc).__name__}: {exc}") from exc
+    out = []
+    try:
+        for ws in wb.worksheets:
+            rows: list[list[str]] = []
+            for i, row in enumerate(ws.iter_rows(values_only=True, max_col=MAX_COLS)):
+                if i >= MAX_ROWS:
+                    break
+                rows.append([_cell_text(v) for v in row])
+            out.append((ws.title, rows))
+    except Exception as exc:
+        raise SheetError(f"damaged Excel file: {type(exc).__name__}: {exc}") from exc
+    finally:
+        wb.close()
+    return out
+
+
+def _read_xls(payload: bytes) -> list[tuple[str, list[list[str]]]]:
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(file_contents=payload, on_demand=True)
+    except xlrd.biffh.XLRDError as exc:
+        raise SheetError(f"xls not readable by xlrd: {exc}", retry_with_conversion=True) from exc
+    except (ValueError, IndexError, KeyError, AssertionError, OSError, UnicodeError, TypeError) as exc:
+        raise SheetError(f"damaged .xls file: {exc}", retry_with_conversion=True) from exc
+    out = []
+    try:
+        for sheet in book.sheets():
+            rows = []
+            for r in range(min(sheet.nrows, MAX_ROWS)):
+                values = []
+                for c in range(min(sheet.ncols, MAX_COLS)):
+                    cell = sheet.cell(r, c)
+                    if cell.ctype == xlrd.XL_CELL_DATE:
+                        try:
+                            values.append(_cell_text(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode)))
+                            continue
+                        except (ValueError, OverflowError):
+                            pass
+                    values.append(_cell_text(cell.value))
+                rows.append(values)
+            # Merged cells: xlrd leaves the covered cells empty, which is what a title row wants.
+            out.append((sheet.name, rows))
+    except (ValueError, IndexError, KeyError, AssertionError, UnicodeError) as exc:
+        raise SheetError(f"damaged .xls file: {exc}", retry_with_conversion=True) from exc
+    finally:
+        book.release_resources()
+    return out

@@ -1,0 +1,5 @@
+"""The store's one error. ``intake.errors`` re-exports it as part of the application's tree."""
+
+
+class StoreError(Exception):
+    """The database or the archive refused a read or a write."""

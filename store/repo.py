@@ -1,0 +1,350 @@
+"""The repository functions the pipeline calls. The only place that handles sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from store.blobs import BlobStore
+from store.db import _short, make_engine, migrate
+from store.errors import StoreError
+from store.models import (
+    Attachment,
+    Flag,
+    MailboxState,
+    Message,
+    MessageLocation,
+    Nominee,
+    Receipt,
+    Run,
+    utcnow,
+)
+
+__all__ = ["Attachment", "Flag", "Message", "Nominee", "Receipt", "Repo", "Run", "Store"]
+
+
+class Store:
+    """A database plus the blob archive beside it."""
+
+    def __init__(self, url: str, archive: Path, *, create: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.blobs = BlobStore(archive)
+        if create:
+            migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Repo]:
+        session = self._sessions()
+        try:
+            yield Repo(session)
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StoreError(f"database error: {_short(exc)}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class Repo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    # ------------------------------------------------------------------ generic
+
+    def commit(self) -> None:
+        self.s.commit()
+
+    def rollback(self) -> None:
+        self.s.rollback()
+
+    def flush(self) -> None:
+        self.s.flush()
+
+    def add(self, obj: Any) -> None:
+        self.s.add(obj)
+
+    # ------------------------------------------------------------------ mailbox state
+
+    def mailbox_state(self, mailbox: str) -> MailboxState:
+        state = self.s.scalar(select(MailboxState).where(MailboxState.mailbox == mailbox))
+        if state is None:
+            state = MailboxState(mailbox=mailbox, uidvalidity=None, last_uid=0)
+            self.s.add(state)
+            try:
+                self.s.flush()
+            except IntegrityError:
+                self.s.rollback()
+                state = self.s.scalar(select(MailboxState).where(MailboxState.mailbox == mailbox))
+                assert state is not None
+        return state
+
+    def advance_watermark(self, mailbox: str, uidvalidity: int, uid: int) -> None:
+        """Move the watermark forward only: a slower concurrent worker never moves it back."""
+        self.s.execute(
+            update(MailboxState)
+            .where(
+                MailboxState.mailbox == mailbox, MailboxState.uidvalidity == uidvalidity, MailboxState.last_uid < uid
+            )
+            .values(last_uid=uid, updated_at=utcnow())
+        )
+
+    def reset_uidvalidity(self, mailbox: str, uidvalidity: int) -> None:
+        self.s.execute(
+            update(MailboxState)
+            .where(MailboxState.mailbox == mailbox)
+            .values(uidvalidity=uidvalidity, last_uid=0, updated_at=utcnow())
+        )
+
+    def known_uids(self, mailbox: str, uidvalidity: int) -> set[str]:
+        return set(
+            self.s.scalars(
+                select(MessageLocation.uid).where(
+                    MessageLocation.mailbox == mailbox, MessageLocation.uidvalidity == uidvalidity
+                )
+            )
+        )
+
+    def location_exists(self, mailbox: str, uidvalidity: int, uid: str) -> bool:
+        return (
+            self.s.scalar(
+                select(MessageLocation.id).where(
+                    MessageLocation.mailbox == mailbox,
+                    MessageLocation.uidvalidity == uidvalidity,
+                    MessageLocation.uid == uid,
+                )
+            )
+            is not None
+        )
+
+    # ------------------------------------------------------------------ messages
+
+    def record_message(
+        self,
+        *,
+        mailbox: str,
+        uidvalidity: int,
+        uid: str,
+        sha256: str,
+        size: int,
+        message_id: str,
+        internaldate: datetime | None,
+    ) -> tuple[Message | None, bool]:
+        """Record that a message was seen at a location; commit.
+
+        Returns ``(message, is_new)``. A message already known by its content from an earlier
+        UIDVALIDITY of the same mailbox is linked to the new location, not recorded again.
+        ``(None, False)`` when the location is already recorded (another worker, or a re-poll).
+        """
+        if self.location_exists(mailbox, uidvalidity, uid):
+            return None, False
+        # Same bytes seen in this mailbox under an older UIDVALIDITY and not yet linked to the
+        # current one: the mailbox was rebuilt, the message is the same.
+        linked_now = select(MessageLocation.message_pk).where(
+            MessageLocation.mailbox == mailbox, MessageLocation.uidvalidity == uidvalidity
+        )
+        previous = self.s.scalar(
+            select(Message)
+            .join(MessageLocation, MessageLocation.message_pk == Message.id)
+            .where(
+                Message.sha256 == sha256,
+                MessageLocation.mailbox == mailbox,
+                MessageLocation.uidvalidity != uidvalidity,
+                Message.id.not_in(linked_now),
+            )
+            .order_by(Message.id)
+            .limit(1)
+        )
+        is_new = previous is None
+        message = previous
+        if message is None:
+            message = Message(
+                sha256=sha256,
+                size=size,
+                message_id=message_id[:998],
+                mailbox=mailbox,
+                internaldate=internaldate,
+                state="new",
+                info={},
+            )
+            self.s.add(message)
+            self.s.flush()
+        self.s.add(MessageLocation(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, message_pk=message.id))
+        try:
+            self.s.commit()
+        except IntegrityError:
+            self.s.rollback()
+            return None, False
+        return message, is_new
+
+    def claim(self, message: Message, from_states: Sequence[str] = ("new",)) -> bool:
+        """Take a message for processing; False when another worker has it."""
+        result = self.s.execute(
+            update(Message)
+            .where(Message.id == message.id, Message.state.in_(list(from_states)))
+            .values(state="processing")
+            .execution_options(synchronize_session=False)
+        )
+        self.s.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release_stale_claims(self, older_than: timedelta) -> int:
+        """Messages left 'processing' by a worker that died go back to 'new'."""
+        cutoff = utcnow() - older_than
+        result = self.s.execute(
+            update(Message)
+            .where(
+                Message.state == "processing",
+                Message.created_at < cutoff,
+                (Message.processed_at.is_(None)) | (Message.processed_at < cutoff),
+            )
+            .values(state="new")
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def pending_messages(self) -> list[Message]:
+        return list(self.s.scalars(select(Message).where(Message.state == "new").order_by(Message.id)))
+
+    def message(self, pk: int) -> Message | None:
+        return self.s.get(Message, pk)
+
+    def all_messages(self, *, with_children: bool = True) -> list[Message]:
+        stmt = select(Message).order_by(Message.id)
+        if with_children:
+            stmt = stmt.options(
+                selectinload(Message.attachments),
+                selectinload(Message.nominees).selectinload(Nominee.flags),
+                selectinload(Message.flags),
+                selectinload(Message.receipt),
+            )
+        return list(self.s.scalars(stmt))
+
+    def message_ids(self) -> list[int]:
+        return list(self.s.scalars(select(Message.id).order_by(Message.id)))
+
+    def earlier_duplicate(self, message: Message) -> Message | None:
+        """An earlier message with the same content or Message-ID, if any."""
+        cond = Message.sha256 == message.sha256
+        if message.message_id:
+            cond = cond | (Message.message_id == message.message_id)
+        return self.s.scalar(select(Message).where(cond, Message.id < message.id).order_by(Message.id).limit(1))
+
+    def clear_parse_results(self, message: Message) -> None:
+        self.s.execute(delete(Flag).where(Flag.message_pk == message.id))
+        nominee_ids = select(Nominee.id).where(Nominee.message_pk == message.id)
+        self.s.execute(delete(Flag).where(Flag.nominee_id.in_(nominee_ids)))
+        self.s.execute(delete(Nominee).where(Nominee.message_pk == message.id))
+        self.s.execute(update(Attachment).where(Attachment.message_pk == message.id).values(parent_id=None))
+        self.s.execute(delete(Attachment).where(Attachment.message_pk == message.id))
+        self.s.expire(message)
+
+    # ------------------------------------------------------------------ rules
+
+    def nominees(self) -> list[Nominee]:
+        return list(self.s.scalars(select(Nominee).order_by(Nominee.id)))
+
+    def clear_rule_flags(self) -> None:
+        self.s.execute(delete(Flag).where(Flag.origin == "rules"))
+
+    def province_flags(self) -> list[Flag]:
+        return list(self.s.scalars(select(Flag).where(Flag.scope == "province").order_by(Flag.id)))
+
+    def all_flags(self) -> list[Flag]:
+        return list(self.s.scalars(select(Flag).order_by(Flag.id)))
+
+    # ------------------------------------------------------------------ receipts
+
+    def receipt_for(self, message: Message) -> Receipt | None:
+        return self.s.scalar(select(Receipt).where(Receipt.message_pk == message.id))
+
+    def queue_receipt(
+        self, message: Message, *, to_addr: str, rfc_message_id: str, state: str = "queued", reason: str = ""
+    ) -> Receipt | None:
+        if self.receipt_for(message) is not None:
+            return None
+        receipt = Receipt(
+            message_pk=message.id,
+            to_addr=to_addr,
+            rfc_message_id=rfc_message_id,
+            state=state,
+            reason=reason,
+            next_attempt_at=None,
+        )
+        self.s.add(receipt)
+        try:
+            self.s.flush()
+        except IntegrityError:
+            self.s.rollback()
+            return None
+        return receipt
+
+    def receipts_in(self, states: Sequence[str]) -> list[Receipt]:
+        return list(self.s.scalars(select(Receipt).where(Receipt.state.in_(list(states))).order_by(Receipt.id)))
+
+    def due_receipts(self, now: datetime) -> list[Receipt]:
+        return list(
+            self.s.scalars(
+                select(Receipt)
+                .where(
+                    Receipt.state == "queued", (Receipt.next_attempt_at.is_(None)) | (Receipt.next_attempt_at <= now)
+                )
+                .order_by(Receipt.id)
+            )
+        )
+
+    def claim_receipt(self, receipt: Receipt) -> bool:
+        result = self.s.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt.id, Receipt.state == "queued")
+            .values(state="sending", attempts=Receipt.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        self.s.commit()
+        self.s.refresh(receipt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def receipts_sent_to_since(self, to_addr: str, since: datetime) -> int:
+        return int(
+            self.s.scalar(
+                select(func.count(Receipt.id)).where(
+                    Receipt.to_addr == to_addr,
+                    Receipt.state.in_(["sent", "sending"]),
+                    Receipt.sent_at.is_not(None) | (Receipt.state == "sending"),
+                    (Receipt.sent_at >= since) | Receipt.sent_at.is_(None),
+                )
+            )
+            or 0
+        )
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(self, kind: str) -> Run:
+        run = Run(kind=kind, started_at=utcnow())
+        self.s.add(run)
+        self.s.commit()
+        return run
+
+    def runs(self) -> list[Run]:
+        return list(self.s.scalars(select(Run).order_by(Run.id)))
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError)
