@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from intake.settings import Settings, load_settings
+from tests.servers import Dovecot, create_pg_database, drop_pg_database, start_dovecot, start_smtp
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "peers"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_config(path: Path, sections: dict[str, Any]) -> Path:
+    lines = []
+    for name, body in sections.items():
+        if name == "provinces":
+            for p in body:
+                lines.append("[[provinces]]")
+                lines.extend(f"{k} = {_toml_value(v)}" for k, v in p.items())
+            continue
+        lines.append(f"[{name}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in body.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tomllib.loads(path.read_text(encoding="utf-8"))
+    return path
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("INTAKE_TEST_IMAP_PASSWORD", "authcode-123")
+
+    def make(**sections: Any) -> Settings:
+        base: dict[str, Any] = {
+            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
+            "archive": {"path": str(tmp_path / "archive")},
+            "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
+            "smtp": {"outbox": str(tmp_path / "outbox")},
+        }
+        for k, v in sections.items():
+            base[k] = v
+        cfg = write_config(tmp_path / f"intake-{len(os.listdir(tmp_path))}.toml", base)
+        return load_settings(cfg)
+
+    return make
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    d = start_dovecot()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.fixture
+def smtp():  # type: ignore[no-untyped-def]
+    controller, handler, port = start_smtp()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
