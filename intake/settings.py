@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from intake.errors import ConfigError
+from parsers.quota import short_province_name
 
 DEFAULTS_DIR = Path(os.environ.get("INTAKE_DEFAULTS_DIR", Path(__file__).resolve().parent.parent / "config"))
 DEFAULT_FILES = ("intake.toml", "campaign.toml")
@@ -181,13 +182,6 @@ class Province(_Frozen):
         return short_province_name(self.name)
 
 
-_PROVINCE_SUFFIX = re.compile(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区)$")
-
-
-def short_province_name(name: str) -> str:
-    return _PROVINCE_SUFFIX.sub("", name.strip()) or name
-
-
 class Settings(_Frozen):
     database: DatabaseSettings = DatabaseSettings()
     archive: ArchiveSettings = ArchiveSettings()
@@ -257,6 +251,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _merge_provinces(defaults: list[dict[str, Any]], given: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A province given by the user replaces the default one with the same code or name."""
+    seen: set[str] = set()
+    for entry in given:
+        for key in (str(entry.get("code", "")), short_province_name(str(entry.get("name", "")))):
+            if key and key in seen:
+                raise ConfigError(f"provinces: province {key!r} appears twice in the quota table")
+            seen.add(key)
     result = [dict(d) for d in defaults]
     for entry in given:
         names = {str(entry.get("code", "")), short_province_name(str(entry.get("name", "")))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from parsers.forms import normalise_label
@@ -11,6 +12,14 @@ from parsers.sniff import sniff
 PROVINCE = ("省份", "省(区、市)", "省区市", "地区", "单位", "省市", "省（区、市）")
 INDIVIDUALS = ("个人名额", "个人", "个人推荐名额", "表现突出个人", "个人(名)", "个人数")
 UNITS = ("单位名额", "单位", "单位推荐名额", "表现突出单位", "单位(个)", "单位数")
+
+
+_PROVINCE_SUFFIX = re.compile(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区)$")
+
+
+def short_province_name(name: str) -> str:
+    """北京市 → 北京, 广西壮族自治区 → 广西: the name as people write it in a subject."""
+    return _PROVINCE_SUFFIX.sub("", name.strip()) or name
 
 
 class QuotaTableError(Exception):
@@ -67,9 +76,9 @@ def _rows(rows: list[list[str]], cols: dict[str, int]) -> list[QuotaRow]:
             units = int(float(cell("units") or 0))
         except ValueError as exc:
             raise QuotaTableError(f"row {name}: quota is not a number") from exc
-        if name in seen:
+        if short_province_name(name) in seen:
             raise QuotaTableError(f"province {name} appears twice")
-        seen.add(name)
+        seen.add(short_province_name(name))
         out.append(QuotaRow(name, ind, units))
     if not out:
         raise QuotaTableError("the table lists no province")

@@ -1,0 +1,171 @@
+"""store/: migrations, the repository and the blob archive, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from store.blobs import BlobStore, sha256_hex
+from store.errors import StoreError
+from store.repo import Flag, Nominee, Store
+
+
+def _record(
+    store: Store, uid: str, raw: bytes, *, mailbox: str = "imap://x", uidvalidity: int = 7, message_id: str = "<a@b>"
+):  # type: ignore[no-untyped-def]
+    digest = store.blobs.put(raw)
+    with store.session() as repo:
+        return repo.record_message(
+            mailbox=mailbox,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            sha256=digest,
+            size=len(raw),
+            message_id=message_id,
+            internaldate=datetime(2017, 4, 20, 2, tzinfo=UTC),
+        )
+
+
+def test_migrations_create_every_table(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url, tmp_path / "archive")
+    tables = set(inspect(store.engine).get_table_names())
+    assert {
+        "messages",
+        "message_locations",
+        "attachments",
+        "nominees",
+        "flags",
+        "receipts",
+        "mailbox_state",
+        "runs",
+        "alembic_version",
+    } <= tables
+    Store(db_url, tmp_path / "archive")  # migrating again is a no-op
+    store.dispose()
+
+
+def test_record_is_once_per_location(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url, tmp_path / "archive")
+    m1, new1 = _record(store, "1", b"raw one")
+    assert m1 is not None and new1
+    again, new_again = _record(store, "1", b"raw one")
+    assert again is None and not new_again
+    # Same bytes delivered twice: a second row, which classification will call a duplicate.
+    m2, new2 = _record(store, "2", b"raw one")
+    assert m2 is not None and new2 and m2.id != m1.id
+    with store.session() as repo:
+        assert repo.earlier_duplicate(repo.message(m2.id)).id == m1.id  # type: ignore[arg-type,union-attr]
+    store.dispose()
+
+
+def test_uidvalidity_reset_links_known_messages(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url, tmp_path / "archive")
+    a, _ = _record(store, "1", b"A")
+    b, _ = _record(store, "2", b"B")
+    b2, _ = _record(store, "3", b"B")  # a second delivery of B
+    linked = [_record(store, uid, raw, uidvalidity=8) for uid, raw in (("1", b"A"), ("2", b"B"), ("3", b"B"))]
+    assert [(m.id, new) for m, new in linked] == [(a.id, False), (b.id, False), (b2.id, False)]  # type: ignore[union-attr]
+    fresh, new = _record(store, "4", b"C", uidvalidity=8)
+    assert new and fresh is not None
+    store.dispose()
+
+
+def test_watermark_only_moves_forward(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url, tmp_path / "archive")
+    with store.session() as repo:
+        repo.mailbox_state("m")
+        repo.reset_uidvalidity("m", 5)
+    with store.session() as repo:
+        repo.advance_watermark("m", 5, 10)
+        repo.advance_watermark("m", 5, 4)
+    with store.session() as repo:
+        assert repo.mailbox_state("m").last_uid == 10
+    store.dispose()
+
+
+def test_claim_is_exclusive_across_threads(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url, tmp_path / "archive")
+    m, _ = _record(store, "1", b"x")
+    wins: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def take() -> None:
+        with store.session() as repo:
+            msg = repo.message(m.id)  # type: ignore[union-attr]
+            barrier.wait()
+            wins.append(repo.claim(msg))  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False, False, False, True]
+    store.dispose()
+
+
+def test_datetimes_come_back_aware_and_equal(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url, tmp_path / "archive")
+    m, _ = _record(store, "1", b"x")
+    beijing = datetime.fromisoformat("2017-04-30T23:59:59+08:00")
+    with store.session() as repo:
+        msg = repo.message(m.id)  # type: ignore[union-attr]
+        msg.received_at = beijing  # type: ignore[union-attr]
+    with store.session() as repo:
+        got = repo.message(m.id).received_at  # type: ignore[union-attr]
+    assert got == beijing and got.tzinfo is not None  # type: ignore[union-attr]
+    store.dispose()
+
+
+def test_rule_flags_are_replaced_parse_flags_kept(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url, tmp_path / "archive")
+    m, _ = _record(store, "1", b"x")
+    with store.session() as repo:
+        repo.add(Flag(scope="message", origin="parse", code="scan_only", message_pk=m.id))  # type: ignore[union-attr]
+        repo.add(Flag(scope="province", origin="rules", code="late", province_code="bj"))
+        repo.add(Nominee(message_pk=m.id, kind="individual", name="王喆", fields={"a": "甲"}))  # type: ignore[union-attr]
+    with store.session() as repo:
+        repo.clear_rule_flags()
+    with store.session() as repo:
+        assert [f.code for f in repo.all_flags()] == ["scan_only"]
+        assert repo.nominees()[0].fields == {"a": "甲"}
+    store.dispose()
+
+
+def test_receipt_queued_once(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url, tmp_path / "archive")
+    m, _ = _record(store, "1", b"x")
+    with store.session() as repo:
+        msg = repo.message(m.id)  # type: ignore[union-attr]
+        assert repo.queue_receipt(msg, to_addr="a@b.cn", rfc_message_id="<r@x>") is not None  # type: ignore[arg-type]
+    with store.session() as repo:
+        msg = repo.message(m.id)  # type: ignore[union-attr]
+        assert repo.queue_receipt(msg, to_addr="a@b.cn", rfc_message_id="<r@x>") is None  # type: ignore[arg-type]
+        due = repo.due_receipts(datetime.now(UTC) - timedelta(days=1))
+        assert len(due) == 1
+    store.dispose()
+
+
+def test_blob_store_is_content_addressed_and_verified(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "a")
+    digest = blobs.put(b"hello")
+    assert digest == sha256_hex(b"hello")
+    assert blobs.put(b"hello") == digest
+    assert blobs.get(digest) == b"hello"
+    assert blobs.verify(digest)
+    path = blobs.path_for(digest)
+    assert path.relative_to(tmp_path / "a").parts[:2] == (digest[:2], digest[2:4])
+    path.write_bytes(b"tampered")
+    assert not blobs.verify(digest)
+    with pytest.raises(StoreError):
+        blobs.path_for("../../etc/passwd")
+    assert not list((tmp_path / "a").rglob(".tmp-*"))
+
+
+def test_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        Store("postgresql+psycopg://nobody@127.0.0.1:1/none", tmp_path / "a")
