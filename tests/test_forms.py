@@ -1,0 +1,491 @@
+"""parsers/forms.py, docx_reader.py, sheets.py, documents.py: form variants built with python-docx
+and openpyxl, each beside the values it must give (the golden table below)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+
+import openpyxl
+import pytest
+from docx import Document
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+
+from parsers.documents import read_attachment
+from parsers.forms import normalise_label, parse_rank
+from parsers.sniff import sniff
+
+
+def _save(doc) -> bytes:  # type: ignore[no-untyped-def]
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def _person_table(doc, name: str, *, label: str = "姓　　名", rank: str = "") -> object:  # type: ignore[no-untyped-def]
+    t = doc.add_table(rows=5, cols=4)
+    for j, v in enumerate([label, name, "性　别", "女"]):
+        t.rows[0].cells[j].text = v
+    for j, v in enumerate(["出生年月", "1980.01", "推荐排序", rank]):
+        t.rows[1].cells[j].text = v
+    t.rows[2].cells[0].text = "工作单位及职务"
+    t.rows[2].cells[1].merge(t.rows[2].cells[3]).text = "某市市场监督管理局科长"
+    t.rows[3].cells[0].text = "推荐单位意见"
+    t.rows[3].cells[1].merge(t.rows[3].cells[3]).text = "同意推荐\n（盖章）\n年　月　日"
+    t.rows[4].cells[0].text = "组织部门或\n两新工委意见"
+    t.rows[4].cells[1].merge(t.rows[4].cells[3]).text = "（盖章）\n年　月　日"
+    return t
+
+
+def spaced_labels() -> bytes:
+    doc = Document()
+    doc.add_paragraph("在推进非公党建工作中表现突出个人推荐表")
+    _person_table(doc, "王喆", rank="1")
+    return _save(doc)
+
+
+def label_and_value_in_one_cell() -> bytes:
+    doc = Document()
+    t = doc.add_table(rows=3, cols=2)
+    t.rows[0].cells[0].text = "姓名：李堃"
+    t.rows[0].cells[1].text = "性别：男"
+    t.rows[1].cells[0].text = "工作单位及职务：某县市场监管局局长"
+    t.rows[1].cells[1].text = "推荐排序：第二"
+    t.rows[2].cells[0].text = "推荐单位意见：同意"
+    return _save(doc)
+
+
+def vertical_labels_and_vmerge() -> bytes:
+    doc = Document()
+    t = doc.add_table(rows=4, cols=3)
+    t.rows[0].cells[0].text = "姓\n名"
+    t.rows[0].cells[1].text = "赵敏"
+    t.rows[0].cells[2].text = "照片"
+    t.rows[1].cells[0].text = "性别"
+    t.rows[1].cells[1].text = "女"
+    t.cell(0, 2).merge(t.cell(1, 2))  # the photo cell spans two rows
+    t.rows[2].cells[0].text = "主\n要\n事\n迹"
+    t.rows[2].cells[1].merge(t.rows[2].cells[2]).text = "事迹概述"
+    t.rows[3].cells[0].text = "工作单位"
+    t.rows[3].cells[1].merge(t.rows[3].cells[2]).text = "工商所所长"
+    return _save(doc)
+
+
+def nested_table() -> bytes:
+    doc = Document()
+    doc.add_paragraph("附件2")
+    outer = doc.add_table(rows=1, cols=1)
+    inner_cell = outer.rows[0].cells[0]
+    inner = inner_cell.add_table(rows=2, cols=4)
+    for j, v in enumerate(["姓名", "孙杰", "性别", "男"]):
+        inner.rows[0].cells[j].text = v
+    for j, v in enumerate(["工作单位及职务", "某区市场监管局", "推荐排序", "3"]):
+        inner.rows[1].cells[j].text = v
+    return _save(doc)
+
+
+def several_in_one_file() -> bytes:
+    doc = Document()
+    for i, name in enumerate(["周杰", "吴静", "郑强"], 1):
+        if i > 1:
+            doc.add_page_break()
+        doc.add_paragraph("个人推荐表")
+        _person_table(doc, name, rank=str(i))
+    doc.add_paragraph("")  # Word ends a body with a paragraph, never a table
+    return _save(doc)
+
+
+def _run(text: str, tag: str = "w:t") -> object:
+    r = OxmlElement("w:r")
+    t = OxmlElement(tag)
+    t.set(qn("xml:space"), "preserve")
+    t.text = text
+    r.append(t)
+    return r
+
+
+def tracked_changes() -> bytes:
+    doc = Document()
+    t = doc.add_table(rows=1, cols=4)
+    for j, v in enumerate(["姓名", "", "性别", "男"]):
+        t.rows[0].cells[j].text = v
+    p = t.rows[0].cells[1].paragraphs[0]._p
+    deleted = OxmlElement("w:del")
+    deleted.set(qn("w:id"), "1")
+    deleted.set(qn("w:author"), "a")
+    deleted.append(_run("张三", "w:delText"))
+    inserted = OxmlElement("w:ins")
+    inserted.set(qn("w:id"), "2")
+    inserted.set(qn("w:author"), "a")
+    inserted.append(_run("张三丰"))
+    p.append(deleted)
+    p.append(inserted)
+    return _save(doc)
+
+
+def content_controls_and_symbols() -> bytes:
+    doc = Document()
+    t = doc.add_table(rows=2, cols=4)
+    for j, v in enumerate(["姓名", "", "性别", "女"]):
+        t.rows[0].cells[j].text = v
+    p = t.rows[0].cells[1].paragraphs[0]._p
+    sdt = OxmlElement("w:sdt")
+    content = OxmlElement("w:sdtContent")
+    content.append(_run("钱芳"))
+    sdt.append(OxmlElement("w:sdtPr"))
+    sdt.append(content)
+    p.append(sdt)
+    t.rows[1].cells[0].text = "政治面貌"
+    sym_p = t.rows[1].cells[1].paragraphs[0]._p
+    r = OxmlElement("w:r")
+    sym = OxmlElement("w:sym")
+    sym.set(qn("w:font"), "Wingdings")
+    sym.set(qn("w:char"), "F0FE")
+    r.append(sym)
+    sym_p.append(r)
+    sym_p.append(_run("中共党员"))
+    return _save(doc)
+
+
+def unit_form() -> bytes:
+    doc = Document()
+    doc.add_paragraph("在推进非公党建工作中表现突出单位推荐表")
+    t = doc.add_table(rows=3, cols=4)
+    t.rows[0].cells[0].text = "单位名称"
+    t.rows[0].cells[1].merge(t.rows[0].cells[3]).text = "某某市某某区市场监督管理局"
+    for j, v in enumerate(["单位负责人", "冯伟", "推荐排序", "1"]):
+        t.rows[1].cells[j].text = v
+    t.rows[2].cells[0].text = "推荐单位意见"
+    t.rows[2].cells[1].merge(t.rows[2].cells[3]).text = "同意"
+    return _save(doc)
+
+
+def word_list() -> bytes:
+    doc = Document()
+    doc.add_paragraph("推荐个人汇总表")
+    t = doc.add_table(rows=4, cols=4)
+    for r, row in enumerate(
+        [
+            ["序号", "姓名", "工作单位及职务", "排序"],
+            ["1", "陈洋", "某局", "2"],
+            ["2", "林娜", "某所", "1"],
+            ["合计", "", "", ""],
+        ]
+    ):
+        for c, v in enumerate(row):
+            t.rows[r].cells[c].text = v
+    return _save(doc)
+
+
+def excel_list() -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["某省推荐表现突出单位和个人汇总表"])
+    ws.merge_cells("A1:E1")
+    ws.append(["序号", "类别", "名称", "工作单位及职务", "推荐排序"])
+    ws.append([1, "个人", "何军", "某局科长", 1])
+    ws.append([2, "单位", "某县市场监督管理局", None, 1])
+    ws.append([3, "个人", "高磊", "某所所长", 2])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# (builder, filename, expected role, [(kind, name, rank, {field: value}, [(opinion kind, text)])])
+GOLDEN: list[tuple[Callable[[], bytes], str, str, list[tuple]]] = [  # type: ignore[type-arg]
+    (
+        spaced_labels,
+        "附件2.docx",
+        "individual_form",
+        [
+            (
+                "individual",
+                "王喆",
+                1,
+                {"sex": "女", "workplace": "某市市场监督管理局科长"},
+                [("recommender", "同意推荐\n（盖章）\n年　月　日"), ("organization", "（盖章）\n年　月　日")],
+            )
+        ],
+    ),
+    (
+        label_and_value_in_one_cell,
+        "推荐表.docx",
+        "individual_form",
+        [("individual", "李堃", 2, {"sex": "男", "workplace": "某县市场监管局局长"}, [("recommender", "同意")])],
+    ),
+    (
+        vertical_labels_and_vmerge,
+        "表.docx",
+        "individual_form",
+        [("individual", "赵敏", None, {"sex": "女", "deeds": "事迹概述", "workplace": "工商所所长"}, [])],
+    ),
+    (nested_table, "表.docx", "individual_form", [("individual", "孙杰", 3, {"workplace": "某区市场监管局"}, [])]),
+    (
+        several_in_one_file,
+        "个人推荐表.docx",
+        "individual_form",
+        [
+            (
+                "individual",
+                n,
+                i,
+                {},
+                [("recommender", "同意推荐\n（盖章）\n年　月　日"), ("organization", "（盖章）\n年　月　日")],
+            )
+            for i, n in enumerate(["周杰", "吴静", "郑强"], 1)
+        ],
+    ),
+    (tracked_changes, "表.docx", "individual_form", [("individual", "张三丰", None, {"sex": "男"}, [])]),
+    (
+        content_controls_and_symbols,
+        "表.docx",
+        "individual_form",
+        [("individual", "钱芳", None, {"political": "☑中共党员"}, [])],
+    ),
+    (
+        unit_form,
+        "附件3.docx",
+        "unit_form",
+        [("unit", "某某市某某区市场监督管理局", 1, {"head": "冯伟"}, [("recommender", "同意")])],
+    ),
+    (
+        word_list,
+        "汇总.docx",
+        "nominee_list",
+        [("individual", "陈洋", 2, {"workplace": "某局"}, []), ("individual", "林娜", 1, {}, [])],
+    ),
+    (
+        excel_list,
+        "汇总表.xlsx",
+        "nominee_list",
+        [
+            ("individual", "何军", 1, {}, []),
+            ("unit", "某县市场监督管理局", 1, {}, []),
+            ("individual", "高磊", 2, {}, []),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("builder", "filename", "role", "expected"), GOLDEN, ids=[g[0].__name__ for g in GOLDEN])
+def test_golden_forms(builder, filename: str, role: str, expected: list[tuple]) -> None:  # type: ignore[no-untyped-def,type-arg]
+    reading = read_attachment(filename, "application/octet-stream", builder())
+    assert reading.status == "parsed", reading.detail
+    assert reading.role == role
+    got = [(r.kind, r.name, r.rank) for r in reading.records]
+    assert got == [(k, n, rk) for k, n, rk, _, _ in expected]
+    for record, (_, _, _, fields, opinions) in zip(reading.records, expected, strict=True):
+        for key, value in fields.items():
+            assert record.fields.get(key) == value, key
+        assert [(o.kind, o.text) for o in record.opinions if o.kind != "other"] == opinions
+
+
+def test_deleted_text_is_not_read() -> None:
+    reading = read_attachment("x.docx", "", tracked_changes())
+    assert "张三丰" in reading.text and "张三\n" not in reading.text and "张三张三丰" not in reading.text
+
+
+def test_several_nominees_with_a_summary_list_are_not_counted_twice() -> None:
+    from intake.assemble import assemble
+
+    forms = read_attachment("个人推荐表.docx", "", several_in_one_file())
+    lst = read_attachment("汇总.xlsx", "", excel_list())
+    drafts, _ = assemble([forms, lst])
+    names = sorted(d.name for d in drafts)
+    assert names == sorted(["周杰", "吴静", "郑强", "何军", "某县市场监督管理局", "高磊"])
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("姓　　名", "姓名"),
+        ("姓 名", "姓名"),
+        ("主\n要\n事\n迹", "主要事迹"),
+        ("主要事迹（限300字）", "主要事迹"),
+        ("推荐单位意见：", "推荐单位意见"),
+    ],
+)
+def test_label_normalisation(text: str, label: str) -> None:
+    assert normalise_label(text) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "rank"), [("1", 1), ("第二", 2), ("３", 3), ("第十二名", 12), ("", None), ("无", None)]
+)
+def test_rank_parsing(text: str, rank: int | None) -> None:
+    assert parse_rank(text) == rank
+
+
+# --------------------------------------------------------------------------- formats and bad input
+
+
+@pytest.mark.parametrize(
+    ("payload", "name", "kind"),
+    [
+        (b"%PDF-1.4\n...", "a.doc", "pdf"),
+        (b"\xff\xd8\xff\xe0....JFIF", "scan", "jpeg"),
+        (b"{\\rtf1\\ansi hello}", "form.doc", "rtf"),
+        (b"<html><body>x</body></html>", "form.doc", "html"),
+        (b"", "x.docx", "empty"),
+        (b"7z\xbc\xaf\x27\x1c\x00\x04", "a.zip", "7z"),
+    ],
+)
+def test_sniff_by_content_not_name(payload: bytes, name: str, kind: str) -> None:
+    assert sniff(payload, name) == kind
+
+
+def test_docx_without_extension_is_read() -> None:
+    reading = read_attachment("", "application/octet-stream", spaced_labels())
+    assert reading.type == "docx" and reading.records[0].name == "王喆"
+    assert reading.filename.endswith(".docx")
+
+
+def test_broken_docx_is_unreadable_with_reason() -> None:
+    data = spaced_labels()
+    broken = data[: len(data) // 2]
+    reading = read_attachment("附件2.docx", "", broken)
+    assert reading.status == "unreadable" and reading.detail
+
+
+def test_xml_entity_bomb_in_docx_is_not_expanded() -> None:
+    src = io.BytesIO(spaced_labels())
+    out = io.BytesIO()
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + "".join(
+            f'<!ENTITY lol{i} "{"&lol" + str(i - 1) + ";" if i > 1 else "&lol;"}' * 10 + '">' for i in range(1, 10)
+        )
+        + ']><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        "<w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
+    )
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            data = bomb.encode() if item.filename == "word/document.xml" else zin.read(item)
+            zout.writestr(item, data)
+    reading = read_attachment("bomb.docx", "", out.getvalue())
+    assert len(reading.text) < 10_000
+    assert reading.status in ("parsed", "unreadable")
+
+
+def test_zip_with_gbk_names_nested_and_traversal() -> None:
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("事迹材料.txt", "事迹" * 100)
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as z:
+        info = zipfile.ZipInfo("个人推荐表.docx")
+        z.writestr(info, spaced_labels())
+        z.writestr("../../etc/passwd", b"root")
+        z.writestr("inner.zip", inner.getvalue())
+    data = outer.getvalue()
+    # Rewrite the first member's name as GBK bytes without the UTF-8 flag, as Windows zip tools do.
+    utf8 = "个人推荐表.docx".encode()
+    gbk = "个人推荐表.docx".encode("gbk")
+    assert len(utf8) != len(gbk)
+    reading = read_attachment("材料.zip", "", _rename_member(data, "个人推荐表.docx", gbk))
+    assert reading.status == "expanded"
+    names = [c.filename for c in reading.children]
+    assert names[0] == "个人推荐表.docx"
+    assert "etc/passwd" in names and not any(".." in n for n in names)
+    assert reading.children[0].records[0].name == "王喆"
+    nested = reading.children[2]
+    assert nested.status == "expanded" and nested.children[0].role == "narrative"
+
+
+def _rename_member(data: bytes, name: str, raw_name: bytes) -> bytes:
+    """Rebuild a zip with one member's name stored as raw bytes and flag bit 11 clear."""
+    placeholder = "A" * (len(raw_name) - 5) + ".docx"
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for item in src.infolist():
+            payload = src.read(item)
+            z.writestr(placeholder if item.filename == name else item.filename, payload)
+    rebuilt = out.getvalue()
+    assert rebuilt.count(placeholder.encode()) == 2  # local header and central directory
+    return rebuilt.replace(placeholder.encode(), raw_name)
+
+
+def test_zip_bomb_is_bounded() -> None:
+    from parsers.archives import ArchiveLimits
+    from parsers.documents import ReadLimits
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.txt", b"0" * (50 * 1024 * 1024))
+    limits = ReadLimits(archive=ArchiveLimits(total_bytes=5 * 1024 * 1024))
+    reading = read_attachment("bomb.zip", "", buf.getvalue(), limits)
+    assert reading.children == []
+    assert "beyond" in reading.detail
+
+
+def test_truncated_zip_and_encrypted_office_file() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a.txt", "x" * 1000)
+    r = read_attachment("a.zip", "", buf.getvalue()[:40])
+    assert r.status == "unreadable" and "zip" in r.detail
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + "EncryptedPackage".encode("utf-16-le")
+    r = read_attachment("加密.docx", "", ole)
+    assert r.status == "unreadable" and "password" in r.detail
+
+
+def test_images_and_image_only_pdf_are_scan_only() -> None:
+    r = read_attachment("推荐表扫描.jpg", "image/jpeg", b"\xff\xd8\xff\xe0" + b"\x00" * 100)
+    assert (r.status, r.role) == ("scan_only", "scan")
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(width=595, height=842)
+    buf = io.BytesIO()
+    w.write(buf)
+    r = read_attachment("扫描件.pdf", "application/pdf", buf.getvalue())
+    assert r.status == "scan_only"
+
+
+# --------------------------------------------------------------------------- legacy formats (LibreOffice)
+
+
+def _office() -> None:
+    from parsers.legacy import office_binary
+    from tests.servers import require
+
+    require(office_binary() is not None, "LibreOffice is not installed (libreoffice-writer-nogui, -calc-nogui)")
+
+
+def test_word97_doc_converted_by_libreoffice() -> None:
+    _office()
+    from parsers.legacy import convert
+
+    doc = convert(several_in_one_file(), "docx", "doc")
+    assert sniff(doc, "x.doc") == "doc"
+    reading = read_attachment("个人推荐表.doc", "application/msword", doc)
+    assert reading.status == "parsed", reading.detail
+    assert [(r.name, r.rank) for r in reading.records] == [("周杰", 1), ("吴静", 2), ("郑强", 3)]
+    # The same bytes named .wps: WPS files are read the same way.
+    wps = read_attachment("个人推荐表.wps", "application/octet-stream", doc)
+    assert [r.name for r in wps.records] == ["周杰", "吴静", "郑强"]
+
+
+def test_xls_read_directly_and_after_conversion() -> None:
+    _office()
+    from parsers.legacy import convert
+
+    xls = convert(excel_list(), "xlsx", "xls")
+    assert sniff(xls, "") == "xls"
+    reading = read_attachment("汇总表.xls", "application/vnd.ms-excel", xls)
+    assert reading.status == "parsed", reading.detail
+    assert [(r.kind, r.name, r.rank) for r in reading.records] == [
+        ("individual", "何军", 1),
+        ("unit", "某县市场监督管理局", 1),
+        ("individual", "高磊", 2),
+    ]
+
+
+def test_garbage_doc_is_unreadable_not_dropped() -> None:
+    _office()
+    junk = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50 + "WordDocument".encode("utf-16-le") + b"\x01" * 500
+    reading = read_attachment("坏文件.doc", "", junk)
+    assert reading.status == "unreadable" and "LibreOffice" in reading.detail
