@@ -1,0 +1,224 @@
+"""intake/receipts.py and mailers.py against aiosmtpd as the real SMTP server (and Dovecot's Sent)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+
+from intake.mailers import SentFolder, SmtpMailer, make_mailer
+from intake.pipeline import run_once
+from intake.samples import Person, Submission, auto_reply, build_message, person_name
+from intake.sources.imap import ImapSource
+from intake.sources.local import FilesSource
+from store.repo import Store
+from tests.servers import Dovecot
+
+
+def _sub(code: str, name: str, seed: int) -> bytes:
+    rng = random.Random(seed)
+    s = Submission(name, f"fgdj-{code}@aic.example.cn",
+                   people=[Person(person_name(rng), "男", f"{name}某区市场监督管理局科长")])
+    return build_message(s, rng)
+
+
+def _bounce() -> bytes:
+    return (
+        b"From: MAILER-DAEMON@mx.example.cn\r\nTo: gsfgdj@126.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <bounce-1@mx>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n"
+        b"--R\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; x@y\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"--R--\r\n"
+    )
+
+
+def _unrelated() -> bytes:
+    m = EmailMessage()
+    m["From"] = "newsletter@shop.example.com"
+    m["Subject"] = "本周优惠"
+    m["Message-ID"] = make_msgid()
+    m.set_content("优惠活动")
+    return bytes(m)
+
+
+def _write(tmp_path: Path, messages: list[bytes]) -> list[Path]:
+    paths = []
+    for i, raw in enumerate(messages):
+        p = tmp_path / "mail" / f"{i:03d}.eml"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(raw)
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture
+def smtp_settings(make_settings, smtp):  # type: ignore[no-untyped-def]
+    handler, port = smtp
+
+    def make(**extra: object):  # type: ignore[no-untyped-def]
+        return make_settings(smtp={"host": "127.0.0.1", "port": port, "security": "none", "username": "",
+                                   "sender": "总局非公党建办 <gsfgdj@126.com>"}, **extra)
+
+    return make, handler
+
+
+def test_one_receipt_per_submission_none_to_robots(tmp_path: Path, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+    make, handler = smtp_settings
+    settings = make()
+    sub1, sub2 = _sub("bj", "北京市", 1), _sub("zj", "浙江省", 2)
+    messages = [sub1, sub2, sub1, auto_reply("fgdj-gd@aic.example.cn", random.Random(1)), _bounce(), _unrelated()]
+    paths = _write(tmp_path, messages)
+    store = Store(settings.database.url, settings.archive.path)
+    now = datetime.now(UTC)
+    # The duplicate is the same message delivered again: two locations, same Message-ID.
+    dup = sub1.replace(b"Subject:", b"X-Delivered: again\r\nSubject:", 1)
+    paths.append(_write(tmp_path / "d", [dup])[0])
+    result = run_once(FilesSource(paths), store, settings, now, make_mailer(settings))
+    assert result.classifications == {"submission": 2, "duplicate": 1, "auto_reply": 1, "bounce": 1, "unrelated": 1}
+    assert result.receipts_sent == 2
+    assert sorted(r.recipients[0] for r in handler.received) == ["fgdj-bj@aic.example.cn", "fgdj-zj@aic.example.cn"]
+    for r in handler.received:
+        m = BytesParser(policy=policy.default).parsebytes(r.data)
+        original = BytesParser(policy=policy.default).parsebytes(sub1 if "bj" in r.recipients[0] else sub2)
+        assert m["Auto-Submitted"] == "auto-replied"
+        assert m["X-Auto-Response-Suppress"] == "All"
+        assert m["In-Reply-To"].strip() == original["Message-ID"].strip()
+        assert original["Message-ID"].strip() in m["References"]
+        assert m["Subject"] == "回执：" + original["Subject"]
+        body = m.get_body(("plain",)).get_content()
+        html = m.get_body(("html",)).get_content()
+        assert "个人 1/" in body and "回执编号" in body and "北京时间" in body
+        assert "个人 1/" in html
+        assert r.envelope_from == "gsfgdj@126.com"
+    again = run_once(FilesSource(paths), store, settings, now, make_mailer(settings))
+    assert again.receipts_sent == 0 and len(handler.received) == 2
+
+
+@pytest.mark.parametrize("reply", ["451 4.3.0 try again later", "421 4.7.0 too busy"])
+def test_temporary_refusal_is_retried_later(tmp_path: Path, smtp_settings, reply: str) -> None:  # type: ignore[no-untyped-def]
+    make, handler = smtp_settings
+    settings = make()
+    store = Store(settings.database.url, settings.archive.path)
+    paths = _write(tmp_path, [_sub("bj", "北京市", 3)])
+    handler.reply = reply
+    now = datetime.now(UTC)
+    first = run_once(FilesSource(paths), store, settings, now, make_mailer(settings))
+    assert first.processed == 1 and first.receipts_sent == 0 and first.receipts_failed == 0
+    with store.session() as repo:
+        (r,) = repo.receipts_in(["queued"])
+        assert reply.split()[0] in r.last_error and r.next_attempt_at > now
+    handler.reply = None
+    soon = run_once(FilesSource(paths), store, settings, now + timedelta(seconds=30), make_mailer(settings))
+    assert soon.receipts_sent == 0  # not due yet
+    later = run_once(FilesSource(paths), store, settings, now + timedelta(hours=1), make_mailer(settings))
+    assert later.receipts_sent == 1 and len(handler.received) == 1
+
+
+def test_permanent_refusal_fails_with_the_servers_words(tmp_path: Path, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+    make, handler = smtp_settings
+    settings = make()
+    store = Store(settings.database.url, settings.archive.path)
+    handler.rcpt_reply = "550 5.1.1 mailbox unavailable"
+    result = run_once(FilesSource(_write(tmp_path, [_sub("bj", "北京市", 4)])), store, settings, datetime.now(UTC),
+                      make_mailer(settings))
+    assert result.receipts_failed == 1
+    with store.session() as repo:
+        (r,) = repo.receipts_in(["failed"])
+        assert "550" in r.last_error and "mailbox unavailable" in r.last_error
+
+
+def test_connection_cut_during_data_is_temporary(tmp_path: Path, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+    make, handler = smtp_settings
+    settings = make()
+    store = Store(settings.database.url, settings.archive.path)
+    handler.drop_during_data = True
+    result = run_once(FilesSource(_write(tmp_path, [_sub("bj", "北京市", 5)])), store, settings, datetime.now(UTC),
+                      make_mailer(settings))
+    assert result.processed == 1 and result.receipts_failed == 0
+    with store.session() as repo:
+        assert [r.state for r in repo.receipts_in(["queued"])] == ["queued"]
+
+
+def test_smtp_down_never_stops_processing(tmp_path: Path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    from tests.servers import free_port
+
+    settings = make_settings(smtp={"host": "127.0.0.1", "port": free_port(), "security": "none", "username": ""})
+    store = Store(settings.database.url, settings.archive.path)
+    result = run_once(FilesSource(_write(tmp_path, [_sub("bj", "北京市", 6), _sub("sh", "上海市", 7)])), store,
+                      settings, datetime.now(UTC), make_mailer(settings))
+    assert result.processed == 2 and result.failed == 0 and result.receipts_sent == 0
+    with store.session() as repo:
+        assert len(repo.receipts_in(["queued"])) == 2
+
+
+def test_per_sender_cap(tmp_path: Path, smtp_settings) -> None:  # type: ignore[no-untyped-def]
+    make, handler = smtp_settings
+    settings = make(receipts={"per_sender_per_hour": 2})
+    store = Store(settings.database.url, settings.archive.path)
+    msgs = [_sub("bj", "北京市", 10 + i) for i in range(4)]
+    result = run_once(FilesSource(_write(tmp_path, msgs)), store, settings, datetime.now(UTC), make_mailer(settings))
+    assert result.receipts_sent == 2 and len(handler.received) == 2
+    with store.session() as repo:
+        suppressed = repo.receipts_in(["suppressed"])
+        assert len(suppressed) == 2 and "an hour" in suppressed[0].reason
+
+
+class DiesAfterSending:
+    """The real SMTP mailer, after which the process 'dies' before the database records the send."""
+
+    def __init__(self, real: SmtpMailer) -> None:
+        self.real = real
+
+    def send(self, msg: EmailMessage, to: str) -> None:
+        self.real.send(msg, to)
+        raise KeyboardInterrupt("killed between the send and the commit")
+
+    def already_sent(self, rfc_message_id: str) -> bool | None:
+        return self.real.already_sent(rfc_message_id)
+
+
+def test_crash_between_send_and_commit_sends_no_duplicate(tmp_path: Path, make_settings, smtp,  # type: ignore[no-untyped-def]
+                                                          dovecot: Dovecot) -> None:
+    handler, port = smtp
+    settings = make_settings(
+        mailbox=dovecot.mailbox_settings(sent_folder="&XfJT0ZAB-"),
+        smtp={"host": "127.0.0.1", "port": port, "security": "none", "username": ""},
+    )
+    dovecot.append([_sub("bj", "北京市", 20)])
+    store = Store(settings.database.url, settings.archive.path)
+    real = make_mailer(settings)
+    assert isinstance(real, SmtpMailer) and isinstance(real.sent_folder, SentFolder)
+    now = datetime.now(UTC)
+    with pytest.raises(KeyboardInterrupt):
+        run_once(ImapSource(settings.mailbox), store, settings, now, DiesAfterSending(real))
+    with store.session() as repo:
+        assert [r.state for r in repo.receipts_in(["sending"])] == ["sending"]
+    assert len(handler.received) == 1
+    result = run_once(ImapSource(settings.mailbox), store, settings, now, make_mailer(settings))
+    assert result.receipts_sent == 0 and len(handler.received) == 1
+    with store.session() as repo:
+        assert [r.state for r in repo.receipts_in(["sent"])] == ["sent"]
+    client = dovecot.client()
+    assert client.folder_exists("&XfJT0ZAB-")  # NetEase's 已发送, created when missing
+    client.select_folder("&XfJT0ZAB-")
+    assert len(client.search()) == 1
+    client.logout()
+
+
+def test_outbox_writes_each_receipt_once(tmp_path: Path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    store = Store(settings.database.url, settings.archive.path)
+    paths = _write(tmp_path, [_sub("bj", "北京市", 30), _sub("tj", "天津市", 31)])
+    run_once(FilesSource(paths), store, settings, datetime.now(UTC), make_mailer(settings))
+    run_once(FilesSource(paths), store, settings, datetime.now(UTC), make_mailer(settings))
+    files = sorted(settings.smtp.outbox.glob("*.eml"))  # type: ignore[union-attr]
+    assert len(files) == 2
+    m = BytesParser(policy=policy.default).parsebytes(files[0].read_bytes())
+    assert m["Auto-Submitted"] == "auto-replied" and m["Subject"].startswith("回执：")
