@@ -251,7 +251,7 @@ class RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         if self.drop_during_data:
-            session.transport.close()
+            server.transport.close()
             return "421 closing"
         if self.reply:
             return self.reply

@@ -352,9 +352,7 @@ def test_broken_docx_is_unreadable_with_reason() -> None:
 def test_xml_entity_bomb_in_docx_is_not_expanded() -> None:
     src = io.BytesIO(spaced_labels())
     out = io.BytesIO()
-    entities = '<!ENTITY lol0 "lol">' + "".join(
-        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
-    )
+    entities = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
     bomb = (
         f'<?xml version="1.0"?><!DOCTYPE lolz [{entities}]>'
         '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'

@@ -23,8 +23,9 @@ from tests.servers import Dovecot
 
 def _sub(code: str, name: str, seed: int) -> bytes:
     rng = random.Random(seed)
-    s = Submission(name, f"fgdj-{code}@aic.example.cn",
-                   people=[Person(person_name(rng), "男", f"{name}某区市场监督管理局科长")])
+    s = Submission(
+        name, f"fgdj-{code}@aic.example.cn", people=[Person(person_name(rng), "男", f"{name}某区市场监督管理局科长")]
+    )
     return build_message(s, rng)
 
 
@@ -52,7 +53,7 @@ def _write(tmp_path: Path, messages: list[bytes]) -> list[Path]:
     paths = []
     for i, raw in enumerate(messages):
         p = tmp_path / "mail" / f"{i:03d}.eml"
-        p.parent.mkdir(exist_ok=True)
+        p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(raw)
         paths.append(p)
     return paths
@@ -63,8 +64,16 @@ def smtp_settings(make_settings, smtp):  # type: ignore[no-untyped-def]
     handler, port = smtp
 
     def make(**extra: object):  # type: ignore[no-untyped-def]
-        return make_settings(smtp={"host": "127.0.0.1", "port": port, "security": "none", "username": "",
-                                   "sender": "总局非公党建办 <gsfgdj@126.com>"}, **extra)
+        return make_settings(
+            smtp={
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "username": "",
+                "sender": "总局非公党建办 <gsfgdj@126.com>",
+            },
+            **extra,
+        )
 
     return make, handler
 
@@ -126,8 +135,13 @@ def test_permanent_refusal_fails_with_the_servers_words(tmp_path: Path, smtp_set
     settings = make()
     store = Store(settings.database.url, settings.archive.path)
     handler.rcpt_reply = "550 5.1.1 mailbox unavailable"
-    result = run_once(FilesSource(_write(tmp_path, [_sub("bj", "北京市", 4)])), store, settings, datetime.now(UTC),
-                      make_mailer(settings))
+    result = run_once(
+        FilesSource(_write(tmp_path, [_sub("bj", "北京市", 4)])),
+        store,
+        settings,
+        datetime.now(UTC),
+        make_mailer(settings),
+    )
     assert result.receipts_failed == 1
     with store.session() as repo:
         (r,) = repo.receipts_in(["failed"])
@@ -139,8 +153,13 @@ def test_connection_cut_during_data_is_temporary(tmp_path: Path, smtp_settings) 
     settings = make()
     store = Store(settings.database.url, settings.archive.path)
     handler.drop_during_data = True
-    result = run_once(FilesSource(_write(tmp_path, [_sub("bj", "北京市", 5)])), store, settings, datetime.now(UTC),
-                      make_mailer(settings))
+    result = run_once(
+        FilesSource(_write(tmp_path, [_sub("bj", "北京市", 5)])),
+        store,
+        settings,
+        datetime.now(UTC),
+        make_mailer(settings),
+    )
     assert result.processed == 1 and result.receipts_failed == 0
     with store.session() as repo:
         assert [r.state for r in repo.receipts_in(["queued"])] == ["queued"]
@@ -151,8 +170,13 @@ def test_smtp_down_never_stops_processing(tmp_path: Path, make_settings) -> None
 
     settings = make_settings(smtp={"host": "127.0.0.1", "port": free_port(), "security": "none", "username": ""})
     store = Store(settings.database.url, settings.archive.path)
-    result = run_once(FilesSource(_write(tmp_path, [_sub("bj", "北京市", 6), _sub("sh", "上海市", 7)])), store,
-                      settings, datetime.now(UTC), make_mailer(settings))
+    result = run_once(
+        FilesSource(_write(tmp_path, [_sub("bj", "北京市", 6), _sub("sh", "上海市", 7)])),
+        store,
+        settings,
+        datetime.now(UTC),
+        make_mailer(settings),
+    )
     assert result.processed == 2 and result.failed == 0 and result.receipts_sent == 0
     with store.session() as repo:
         assert len(repo.receipts_in(["queued"])) == 2
@@ -184,8 +208,12 @@ class DiesAfterSending:
         return self.real.already_sent(rfc_message_id)
 
 
-def test_crash_between_send_and_commit_sends_no_duplicate(tmp_path: Path, make_settings, smtp,  # type: ignore[no-untyped-def]
-                                                          dovecot: Dovecot) -> None:
+def test_crash_between_send_and_commit_sends_no_duplicate(
+    tmp_path: Path,
+    make_settings,
+    smtp,  # type: ignore[no-untyped-def]
+    dovecot: Dovecot,
+) -> None:
     handler, port = smtp
     settings = make_settings(
         mailbox=dovecot.mailbox_settings(sent_folder="&XfJT0ZAB-"),

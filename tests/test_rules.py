@@ -21,13 +21,26 @@ PROVINCES = (
 )
 
 
-def msg(i: int, when: datetime = datetime(2017, 4, 20, tzinfo=UTC), province: str = "bj",
-        intent: str = "initial", cls: str = "submission") -> MessageFacts:
+def msg(
+    i: int,
+    when: datetime = datetime(2017, 4, 20, tzinfo=UTC),
+    province: str = "bj",
+    intent: str = "initial",
+    cls: str = "submission",
+) -> MessageFacts:
     return MessageFacts(i, province, when, cls, intent)
 
 
-def person(i: int, m: int, name: str, rank: int | None = None, chars: int | None = 800, kind: str = "individual",
-           workplace: str = "某区市场监督管理局", opinions: tuple = ()) -> NomineeFacts:  # type: ignore[type-arg]
+def person(
+    i: int,
+    m: int,
+    name: str,
+    rank: int | None = None,
+    chars: int | None = 800,
+    kind: str = "individual",
+    workplace: str = "某区市场监督管理局",
+    opinions: tuple = (),
+) -> NomineeFacts:  # type: ignore[type-arg]
     return NomineeFacts(i, m, kind, name, rank, "form", chars, workplace, opinions)
 
 
@@ -52,8 +65,10 @@ def test_late_at_the_edge(when: datetime, late: bool) -> None:
 
 
 def test_internaldate_wins_over_a_date_header_in_utc() -> None:
-    raw = (b"From: a@b.cn\r\nSubject: s\r\nDate: Sun, 30 Apr 2017 15:00:00 +0000\r\n"
-           b"Received: from x by y; Mon, 01 May 2017 08:30:00 +0800\r\n\r\nbody\r\n")
+    raw = (
+        b"From: a@b.cn\r\nSubject: s\r\nDate: Sun, 30 Apr 2017 15:00:00 +0000\r\n"
+        b"Received: from x by y; Mon, 01 May 2017 08:30:00 +0800\r\n\r\nbody\r\n"
+    )
     parsed = parse_message(raw)
     now = datetime.now(UTC)
     internal = datetime.fromisoformat("2017-05-01T08:31:00+08:00")
@@ -82,8 +97,14 @@ def test_word_count_table() -> None:
 
 @pytest.mark.parametrize(
     ("ranks", "problem"),
-    [([1, 2, 3], ""), ([1, 3, 2], ""), ([1, 2, 4], "missing 3"), ([1, 1, 2], "given twice"),
-     ([None, None, None], "no ranking"), ([1, None, 2], "no rank for")],
+    [
+        ([1, 2, 3], ""),
+        ([1, 3, 2], ""),
+        ([1, 2, 4], "missing 3"),
+        ([1, 1, 2], "given twice"),
+        ([None, None, None], "no ranking"),
+        ([1, None, 2], "no rank for"),
+    ],
 )
 def test_ranking(ranks: list[int | None], problem: str) -> None:
     group = [person(i, 1, f"人{i}", rank=r) for i, r in enumerate(ranks)]
@@ -106,16 +127,25 @@ def test_over_quota_needs_ranking() -> None:
 
 @pytest.mark.parametrize(
     ("text", "empty"),
-    [("", True), ("（盖章）\n年　月　日", True), ("(盖 章)  2017年 月 日", True), ("签字：\n年 月 日", True),
-     ("同意推荐。\n（盖章）\n2017年4月20日", False), ("同意", False)],
+    [
+        ("", True),
+        ("（盖章）\n年　月　日", True),
+        ("(盖 章)  2017年 月 日", True),
+        ("签字：\n年 月 日", True),
+        ("同意推荐。\n（盖章）\n2017年4月20日", False),
+        ("同意", False),
+    ],
 )
 def test_opinion_placeholders(text: str, empty: bool) -> None:
     assert opinion_empty(text) is empty
 
 
 def test_opinion_missing_only_for_checked_opinions() -> None:
-    opinions = (("推荐单位意见", "同意", "recommender"), ("组织部门意见", "（盖章）年 月 日", "organization"),
-                ("省局意见", "", "other"))
+    opinions = (
+        ("推荐单位意见", "同意", "recommender"),
+        ("组织部门意见", "（盖章）年 月 日", "organization"),
+        ("省局意见", "", "other"),
+    )
     out = evaluate([msg(1)], [person(1, 1, "甲", opinions=opinions)], PROVINCES, DEADLINE, 1500, DEADLINE)
     details = [f.detail for f in out.flags if f.code == "opinion_missing"]
     assert details == ["组织部门意见 is empty"]
@@ -141,10 +171,18 @@ def test_eligibility(kind: str, name: str, workplace: str, warn: bool) -> None:
 
 def test_correction_replaces_supplement_adds() -> None:
     t = datetime(2017, 4, 20, tzinfo=UTC)
-    messages = [msg(1, t), msg(2, t + timedelta(days=1), intent="correction"),
-                msg(3, t + timedelta(days=2), intent="supplement")]
-    nominees = [person(1, 1, "甲"), person(2, 1, "乙"), person(3, 2, "丙"), person(4, 3, "丁"),
-                person(5, 1, "某区局", kind="unit")]
+    messages = [
+        msg(1, t),
+        msg(2, t + timedelta(days=1), intent="correction"),
+        msg(3, t + timedelta(days=2), intent="supplement"),
+    ]
+    nominees = [
+        person(1, 1, "甲"),
+        person(2, 1, "乙"),
+        person(3, 2, "丙"),
+        person(4, 3, "丁"),
+        person(5, 1, "某区局", kind="unit"),
+    ]
     out = evaluate(messages, nominees, PROVINCES, DEADLINE, 1500, DEADLINE)
     assert out.current == {1: False, 2: False, 3: True, 4: True, 5: True}  # the unit was not corrected
     assert ("message", "supersedes_earlier", 2) in codes(out)
@@ -181,8 +219,14 @@ MESSAGES = [
 def test_any_order_or_repetition_gives_the_same_ledger(order: list[int]) -> None:
     """Messages are keyed by arrival time, so ingesting them in any order, or again, changes nothing."""
     chosen = sorted(set(order))
-    reference = evaluate([MESSAGES[i][0] for i in chosen], [n for i in chosen for n in MESSAGES[i][1]],
-                         PROVINCES, DEADLINE, 1500, DEADLINE)
+    reference = evaluate(
+        [MESSAGES[i][0] for i in chosen],
+        [n for i in chosen for n in MESSAGES[i][1]],
+        PROVINCES,
+        DEADLINE,
+        1500,
+        DEADLINE,
+    )
     shuffled_msgs = [MESSAGES[i][0] for i in order]
     unique_msgs = list({m.id: m for m in shuffled_msgs}.values())
     unique_nominees = list({n.id: n for i in order for n in MESSAGES[i][1]}.values())
