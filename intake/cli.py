@@ -83,10 +83,38 @@ def main(verbose: bool) -> None:
     _setup_logging(verbose)
 
 
+def mailbox_lock(store: Any, identity: str, wait: float) -> Any:
+    from intake.errors import LockError
+    from store.locks import LockBusy, worker_lock
+
+    class _Guard:
+        def __enter__(self) -> None:
+            self.cm = worker_lock(store.engine, identity, wait_seconds=wait)
+            try:
+                self.cm.__enter__()
+            except LockBusy as exc:
+                raise LockError(f"{exc}: another `intake run` or `intake poll` is at work; try again later") from exc
+
+        def __exit__(self, *exc: object) -> None:
+            self.cm.__exit__(*exc)
+
+    return _Guard()
+
+
+wait_option = click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another worker on the same mailbox to finish.",
+)
+
+
 @main.command()
 @config_option
+@wait_option
 @handled
-def poll(config: str | None) -> None:
+def poll(config: str | None, wait: float) -> None:
     """Fetch every new message, archive it, read it, apply the rules, send the receipts due.
 
     Running it again with no new mail changes nothing and sends nothing.
@@ -104,7 +132,9 @@ def poll(config: str | None) -> None:
     store = ctx.store()
     stop = StopFlag()
     stop.install()
-    result = run_once(make_source(settings), store, settings, datetime.now(UTC), make_mailer(settings), stop=stop)
+    source = make_source(settings)
+    with mailbox_lock(store, source.identity, wait):
+        result = run_once(source, store, settings, datetime.now(UTC), make_mailer(settings), stop=stop)
     click.echo(result.line())
 
 
@@ -137,6 +167,86 @@ def ingest(config: str | None, paths: tuple[Path, ...]) -> None:
         kind="ingest",
     )
     click.echo(result.line())
+
+
+@main.command()
+@config_option
+@wait_option
+@handled
+def run(config: str | None, wait: float) -> None:
+    """The long-running worker: poll on the configured interval, the daily summary at the configured
+    time, until SIGTERM/SIGINT (then the message in hand is finished and the worker exits 0).
+
+    \b
+    Example:
+        INTAKE_IMAP_PASSWORD=… intake run --config /etc/intake/intake.toml
+    """
+    from intake.receipts import make_mailer
+    from intake.sources import make_source
+    from intake.worker import Worker
+
+    ctx = Context(config)
+    settings = ctx.settings
+    store = ctx.store()
+    source = make_source(settings)
+    with mailbox_lock(store, source.identity, wait):
+        Worker(source, store, settings, make_mailer(settings)).run()
+
+
+@main.command()
+@config_option
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day of the summary (default: today in the campaign's time zone).",
+)
+@click.option(
+    "--xlsx",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the summary workbook to this file.",
+)
+@click.option("--send", is_flag=True, help="Mail the summary, with its workbook, to summary.recipients.")
+@handled
+def summary(config: str | None, day: datetime | None, xlsx: Path | None, send: bool) -> None:
+    """The daily intake summary: every province against its quota, late, problems, receipts.
+
+    \b
+    Example:
+        intake summary --date 2017-04-28 --xlsx 日报.xlsx --send
+    """
+    from intake.receipts import make_mailer
+    from intake.summary import build_summary, print_summary, summary_mail, write_workbook
+
+    ctx = Context(config)
+    settings = ctx.settings
+    store = ctx.store()
+    now = datetime.now(UTC)
+    the_day = day.date() if day else now.astimezone(settings.campaign.tz).date()
+    with store.session() as repo:
+        report = build_summary(repo, settings, the_day, now)
+    print_summary(report)
+    workbook = write_workbook(report) if (xlsx or send) else b""
+    if xlsx:
+        try:
+            xlsx.write_bytes(workbook)
+        except OSError as exc:
+            from intake.errors import IntakeError
+
+            raise IntakeError(f"cannot write {xlsx}: {exc.strerror}") from exc
+        click.echo(f"workbook written to {xlsx}")
+    if send:
+        from intake.errors import ConfigError
+
+        if not settings.summary.recipients:
+            raise ConfigError("summary.recipients is empty: nobody to send the summary to")
+        mailer = make_mailer(settings)
+        msg = summary_mail(report, settings, workbook)
+        for to in settings.summary.recipients:
+            mailer.send(msg, to)
+        click.echo(f"summary sent to {len(settings.summary.recipients)} recipient(s)")
 
 
 @main.command()

@@ -12,8 +12,7 @@ import re
 import smtplib
 import ssl
 import tempfile
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.message import Message
 from pathlib import Path
 
 from intake.errors import MailboxError, ReplyError, TemporaryReplyError
@@ -32,13 +31,13 @@ class OutboxMailer:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def send(self, msg: EmailMessage, to: str) -> None:
+    def send(self, msg: Message, to: str) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             target = self.folder / _file_name(str(msg["Message-ID"]))
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(msg.as_bytes(policy=SMTP))
+                fh.write(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
@@ -71,7 +70,7 @@ class SmtpMailer:
             client.login(s.username, s.password.get_secret_value())
         return client
 
-    def send(self, msg: EmailMessage, to: str) -> None:
+    def send(self, msg: Message, to: str) -> None:
         try:
             client = self._connect()
         except smtplib.SMTPAuthenticationError as exc:
@@ -133,12 +132,12 @@ class SentFolder:
 
         return find_sent_folder(client, self.name)
 
-    def append(self, msg: EmailMessage) -> None:
+    def append(self, msg: Message) -> None:
         from intake.sources.imap import append_message
 
         try:
             with self.source.client() as client:
-                append_message(client, self._folder(client), msg.as_bytes(policy=SMTP))
+                append_message(client, self._folder(client), msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
         except MailboxError as exc:
             # The receipt went out; only the copy is missing. Logged, not fatal.
             log.warning("receipt sent, but not copied to the Sent folder: %s", exc)

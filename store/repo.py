@@ -348,3 +348,9 @@ class Repo:
 
 def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError)
+
+
+def lock_for(store: Store, name: str, wait_seconds: float = 0.0):  # type: ignore[no-untyped-def]
+    from store.locks import worker_lock
+
+    return worker_lock(store.engine, name, wait_seconds=wait_seconds)

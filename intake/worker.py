@@ -1,0 +1,144 @@
+"""``intake run``: the poll on an interval and the daily summary at a set time, until SIGTERM/SIGINT.
+
+The scheduler only calls plain functions that take ``now``; it never runs two polls at once
+(``max_instances=1``, ``coalesce``), and a stop signal lets the message in hand finish and commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from intake import receipts
+from intake.errors import HANDLED_ERRORS, ReplyError
+from intake.pipeline import StopFlag, run_once
+from intake.settings import Settings
+from intake.sources.base import MailSource
+from store.repo import Store
+
+log = logging.getLogger(__name__)
+
+
+def poll_trigger(settings: Settings) -> IntervalTrigger:
+    return IntervalTrigger(minutes=settings.schedule.poll_minutes, timezone=settings.campaign.tz)
+
+
+def summary_trigger(settings: Settings) -> CronTrigger:
+    at = settings.schedule.summary_at
+    return CronTrigger(hour=at.hour, minute=at.minute, second=at.second, timezone=settings.campaign.tz)
+
+
+def send_daily_summary(
+    store: Store, settings: Settings, mailer: receipts.Mailer, now: datetime, day: date | None = None
+) -> int:
+    """Build the day's summary and mail it with its workbook; returns how many recipients got it."""
+    from intake.summary import build_summary, summary_mail, write_workbook
+
+    day = day or now.astimezone(settings.campaign.tz).date()
+    with store.session() as repo:
+        summary = build_summary(repo, settings, day, now)
+    msg = summary_mail(summary, settings, write_workbook(summary))
+    sent = 0
+    for to in settings.summary.recipients:
+        try:
+            mailer.send(msg, to)
+            sent += 1
+        except ReplyError as exc:
+            log.error("summary to %s not sent: %s", to, exc)
+    log.info("daily summary for %s sent to %d recipient(s)", day, sent)
+    return sent
+
+
+class Worker:
+    def __init__(self, source: MailSource, store: Store, settings: Settings, mailer: receipts.Mailer) -> None:
+        self.source, self.store, self.settings, self.mailer = source, store, settings, mailer
+        self.stop = StopFlag()
+        self.cycles = 0
+        self._running = threading.Lock()
+        self.scheduler = BackgroundScheduler(timezone=settings.campaign.tz)
+        grace = settings.schedule.misfire_grace_seconds
+        self.scheduler.add_job(
+            self.poll_job,
+            poll_trigger(settings),
+            id="poll",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=grace,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(
+            self.summary_job,
+            summary_trigger(settings),
+            id="summary",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=grace,
+        )
+
+    def poll_job(self) -> None:
+        if self.stop or not self._running.acquire(blocking=False):
+            return
+        try:
+            result = run_once(self.source, self.store, self.settings, datetime.now(UTC), self.mailer, stop=self.stop)
+            self.cycles += 1
+            log.info("cycle %d: %s", self.cycles, result.line())
+        except HANDLED_ERRORS as exc:
+            log.error("cycle failed, retrying at the next interval: %s", exc)
+        except Exception:
+            log.exception("cycle failed unexpectedly, retrying at the next interval")
+        finally:
+            self._running.release()
+
+    def summary_job(self) -> None:
+        try:
+            send_daily_summary(self.store, self.settings, self.mailer, datetime.now(UTC))
+        except HANDLED_ERRORS as exc:
+            log.error("daily summary failed: %s", exc)
+
+    def run(self, *, install_signals: bool = True, max_seconds: float | None = None) -> None:
+        stopped = threading.Event()
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("signal %s: finishing the message in hand, then stopping", signum)
+            self.stop.set()
+            stopped.set()
+
+        if install_signals:
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+        self.scheduler.start()
+        log.info(
+            "worker started: poll every %s min, summary at %s (%s)",
+            self.settings.schedule.poll_minutes,
+            self.settings.schedule.summary_at,
+            self.settings.campaign.timezone,
+        )
+        stopped.wait(timeout=max_seconds)
+        self.stop.set()
+        self.scheduler.shutdown(wait=True)
+        log.info("worker stopped after %d cycle(s)", self.cycles)
+
+    def next_fire_times(self) -> dict[str, datetime | None]:
+        return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
+
+
+def fire_times(trigger: Any, start: datetime, count: int) -> list[datetime]:
+    """The next ``count`` times a trigger fires after ``start`` (a controlled clock, for checks)."""
+    out: list[datetime] = []
+    previous = None
+    now = start
+    for _ in range(count):
+        nxt = trigger.get_next_fire_time(previous, now)
+        if nxt is None:
+            break
+        out.append(nxt)
+        previous = nxt
+        now = nxt + timedelta(microseconds=1)
+    return out
