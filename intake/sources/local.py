@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,17 +133,28 @@ def _read_path(path: Path) -> Iterator[bytes]:
                         yield f.read_bytes()
         elif path.is_dir():
             for f in sorted(path.rglob("*")):
-                if f.is_file() and f.suffix.lower() in (".eml", ".msg", ".mbox", "") and not f.name.startswith("."):
-                    if _is_mbox(f):
-                        yield from _read_mbox(f)
-                    elif f.suffix.lower() == ".eml" or f.suffix == "":
-                        yield f.read_bytes()
+                if not f.is_file() or f.name.startswith("."):
+                    continue
+                if _is_mbox(f):
+                    yield from _read_mbox(f)
+                elif f.suffix.lower() == ".eml" or (f.suffix == "" and _looks_like_message(f)):
+                    yield f.read_bytes()
         elif _is_mbox(path):
             yield from _read_mbox(path)
         else:
             yield path.read_bytes()
     except OSError as exc:
         raise MailboxError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _looks_like_message(path: Path) -> bool:
+    """A file with no extension is read as a message when it starts with a header line."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return False
+    return re.match(rb"^[A-Za-z][A-Za-z0-9-]{1,60}:[ \t]", head) is not None
 
 
 def _read_mbox(path: Path) -> Iterator[bytes]:
