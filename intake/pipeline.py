@@ -8,29 +8,39 @@ that fails to parse is recorded with its traceback and the run goes on.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from intake import receipts, rules
 from intake.assemble import assemble
 from intake.classify import classify
-from intake.errors import MailboxError
+from intake.errors import MailboxError, ParseError
+from intake.parsing import ParseOutcome, ParsePool, parse_raw, workers_for
 from intake.progress import progress
 from intake.settings import Settings
 from intake.sources.base import FetchedMessage, MailSource
 from parsers import legacy
 from parsers.archives import ArchiveLimits
-from parsers.documents import Reading, ReadLimits, read_attachment
-from parsers.mime import ParsedMessage, parse_message
+from parsers.documents import Reading, ReadLimits
+from parsers.mime import ParsedMessage
 from store.repo import Attachment, Flag, Message, Nominee, Repo, Store
 
 log = logging.getLogger(__name__)
 
 PARSE_FLAGS = ("attachment_unreadable", "scan_only", "sender_unregistered")
+
+
+# Who holds a claim on a message: a claim by a process that is gone is released at the next run.
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -210,28 +220,45 @@ def _quick_message_id(raw: bytes) -> str:
 
 def _process_pending(store: Store, settings: Settings, now: datetime, result: RunResult, stop: StopFlag | None) -> None:
     with store.session() as repo:
-        repo.release_stale_claims(timedelta(minutes=30))
-        pending = [m.id for m in repo.pending_messages()]
+        repo.release_stale_claims(owner(), timedelta(minutes=settings.limits.claim_lease_minutes))
+        pending = [(m.id, m.sha256, m.size) for m in repo.pending_messages()]
     if not pending:
         return
     limits = read_limits(settings)
-    with progress("processing", len(pending)) as bar:
-        for pk in pending:
-            if stop:
-                break
+    workers = workers_for(len(pending), settings.limits.parse_workers)
+    window: deque[tuple[int, Future[ParseOutcome]]] = deque()
+    queue = iter(pending)
+
+    def fill() -> None:
+        # Claim a few messages ahead so every worker has one; never more than are in hand.
+        while len(window) < workers * 2 and not stop:
+            item = next(queue, None)
+            if item is None:
+                return
+            pk, sha, size = item
             with store.session() as repo:
                 message = repo.message(pk)
-                if message is None or not repo.claim(message):
-                    bar.advance()
+                if message is None or not repo.claim(message, owner()):
                     continue
-                ok = process_message(repo, store, message, settings, limits, now, queue_receipt=True)
-                result.processed += 1
-                if not ok:
-                    result.failed += 1
-                result.classifications[message.classification or "failed"] = (
-                    result.classifications.get(message.classification or "failed", 0) + 1
-                )
+            window.append((pk, pool.submit(store.blobs.path_for(sha), size, limits)))
+
+    with progress("processing", len(pending)) as bar, ParsePool(workers) as pool:
+        fill()
+        while window:
+            pk, future = window.popleft()
+            outcome = future.result()
+            with store.session() as repo:
+                message = repo.message(pk)
+                if message is not None:
+                    ok = process_message(
+                        repo, store, message, settings, limits, now, queue_receipt=True, outcome=outcome
+                    )
+                    result.processed += 1
+                    result.failed += 0 if ok else 1
+                    key = message.classification or "failed"
+                    result.classifications[key] = result.classifications.get(key, 0) + 1
             bar.advance()
+            fill()
 
 
 def process_message(
@@ -243,20 +270,22 @@ def process_message(
     now: datetime,
     *,
     queue_receipt: bool,
+    outcome: ParseOutcome | None = None,
 ) -> bool:
-    """Parse, classify and record one message; on failure record the traceback. Commits."""
+    """Classify and record one message (parsing it unless that was done); on failure record the
+    traceback on the message. Commits."""
     try:
-        raw = store.blobs.get(message.sha256)
-        parsed = parse_message(raw)
-        readings = [read_attachment(a.filename, a.content_type, a.payload, limits) for a in parsed.attachments]
-        _apply(repo, store, message, parsed, readings, settings, now)
+        if outcome is None:
+            outcome = parse_raw(store.blobs.get(message.sha256), limits)
+        if outcome.parsed is None:
+            raise ParseError(f"message could not be parsed:\n{outcome.error}")
+        _apply(repo, store, message, outcome.parsed, outcome.readings, settings, now)
         message.state = "processed"
         message.error = None
         repo.commit()
-        ok = True
     except Exception as exc:
         repo.rollback()
-        log.error("message %s (%s) failed: %s", message.id, message.message_id, exc)
+        log.error("message %s (%s) failed: %s", message.id, message.message_id, str(exc).splitlines()[0][:200])
         message = repo.message(message.id) or message
         message.state = "failed"
         message.error = traceback.format_exc()[-8000:]
@@ -266,7 +295,7 @@ def process_message(
     if queue_receipt and message.classification == "submission":
         receipts.queue(repo, message, settings)
         repo.commit()
-    return ok
+    return True
 
 
 def _apply(

@@ -167,6 +167,8 @@ class LimitSettings(_Frozen):
     convert_timeout_seconds: float = Field(120, gt=0)
     convert_concurrency: int = Field(2, ge=1)
     forward_depth: int = Field(30, ge=1)
+    parse_workers: int | None = Field(None, ge=1, le=64)
+    claim_lease_minutes: float = Field(10, gt=0)
 
 
 class Province(_Frozen):

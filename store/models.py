@@ -80,6 +80,8 @@ class Message(Base):
     province_code: Mapped[str | None] = mapped_column(String(20), index=True)
     intent: Mapped[str] = mapped_column(String(20), default="")
     state: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(300))
+    claimed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -195,30 +195,32 @@ class Repo:
             return None, False
         return message, is_new
 
-    def claim(self, message: Message, from_states: Sequence[str] = ("new",)) -> bool:
+    def claim(self, message: Message, owner: str, from_states: Sequence[str] = ("new",)) -> bool:
         """Take a message for processing; False when another worker has it."""
         result = self.s.execute(
             update(Message)
             .where(Message.id == message.id, Message.state.in_(list(from_states)))
-            .values(state="processing")
+            .values(state="processing", claimed_by=owner, claimed_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         self.s.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def release_stale_claims(self, older_than: timedelta) -> int:
-        """Messages left 'processing' by a worker that died go back to 'new'."""
-        cutoff = utcnow() - older_than
-        result = self.s.execute(
-            update(Message)
-            .where(
-                Message.state == "processing",
-                Message.created_at < cutoff,
-                (Message.processed_at.is_(None)) | (Message.processed_at < cutoff),
-            )
-            .values(state="new")
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    def release_stale_claims(self, owner: str, lease: timedelta) -> int:
+        """Claims left by a worker that died go back to 'new': on this host as soon as its process
+        is gone, elsewhere when the lease has run out."""
+        host = owner.rsplit(":", 1)[0]
+        cutoff = utcnow() - lease
+        released = 0
+        for m in self.s.scalars(select(Message).where(Message.state == "processing")):
+            claimer = m.claimed_by or ""
+            claimer_host, _, pid = claimer.rpartition(":")
+            dead_here = claimer_host == host and claimer != owner and not _alive(pid)
+            expired = m.claimed_at is None or m.claimed_at < cutoff
+            if dead_here or expired:
+                m.state, m.claimed_by, m.claimed_at = "new", None, None
+                released += 1
+        return released
 
     def pending_messages(self) -> list[Message]:
         return list(self.s.scalars(select(Message).where(Message.state == "new").order_by(Message.id)))
@@ -344,6 +346,18 @@ class Repo:
 
     def runs(self) -> list[Run]:
         return list(self.s.scalars(select(Run).order_by(Run.id)))
+
+
+def _alive(pid: str) -> bool:
+    import os
+
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -97,7 +97,7 @@ def test_claim_is_exclusive_across_threads(db_url: str, tmp_path: Path) -> None:
         with store.session() as repo:
             msg = repo.message(m.id)  # type: ignore[union-attr]
             barrier.wait()
-            wins.append(repo.claim(msg))  # type: ignore[arg-type]
+            wins.append(repo.claim(msg, f"host:{threading.get_ident()}"))  # type: ignore[arg-type]
 
     threads = [threading.Thread(target=take) for _ in range(4)]
     for t in threads:
@@ -169,3 +169,24 @@ def test_blob_store_is_content_addressed_and_verified(tmp_path: Path) -> None:
 def test_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         Store("postgresql+psycopg://nobody@127.0.0.1:1/none", tmp_path / "a")
+
+
+def test_claims_of_a_dead_process_are_released(db_url: str, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    store = Store(db_url, tmp_path / "archive")
+    a, _ = _record(store, "1", b"a")
+    b, _ = _record(store, "2", b"b")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    with store.session() as repo:
+        assert repo.claim(repo.message(a.id), f"{host}:{gone.pid}")  # type: ignore[arg-type,union-attr]
+        assert repo.claim(repo.message(b.id), "elsewhere:1")  # type: ignore[arg-type,union-attr]
+    with store.session() as repo:
+        assert repo.release_stale_claims(f"{host}:1", timedelta(minutes=10)) == 1
+    with store.session() as repo:
+        assert [m.id for m in repo.pending_messages()] == [a.id]  # type: ignore[union-attr]
+        assert repo.release_stale_claims(f"{host}:1", timedelta(0)) == 1  # the lease ran out
+    store.dispose()
