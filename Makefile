@@ -28,3 +28,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench.py $(BENCH_ARGS)

@@ -53,8 +53,8 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
                     "who": n.name,
                 }
             )
-    for f in repo.province_flags():
-        if f.province_code == message.province_code and f.code in (
+    for f in repo.province_flags(message.province_code or ""):
+        if f.code in (
             "over_quota_individuals",
             "over_quota_units",
             "ranking_missing",
@@ -94,10 +94,7 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
 
 def province_standing(repo: Repo, settings: Settings, code: str | None) -> dict[str, Any]:
     p = settings.province(code)
-    counts = {"individual": 0, "unit": 0}
-    for n in repo.nominees():
-        if n.current and n.province_code == code and n.kind in counts:
-            counts[n.kind] += 1
+    counts = {"individual": 0, "unit": 0, **repo.current_counts(code)}
     return {
         "individuals": counts["individual"],
         "units": counts["unit"],

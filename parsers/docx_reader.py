@@ -1,4 +1,4 @@
-"""Word (.docx) documents through python-docx: the only module that imports ``docx``.
+"""Word (.docx) documents through python-docx's XML layer: the only module that imports ``docx``.
 
 ``paragraph.text`` drops tracked insertions, content controls, smart tags and symbol checkboxes;
 this reader walks the XML itself: ``w:ins`` and ``w:sdt`` content is read, ``w:del`` is skipped,
@@ -75,29 +75,56 @@ class DocxError(Exception):
 
 
 def read_docx(payload: bytes) -> DocxContent:
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
+    """Read the main document part only, with python-docx's own XML parser (entities are not
+    resolved, so an entity bomb stays a few bytes); styles, themes and media are not loaded."""
+    from docx.oxml.parser import parse_xml
 
     try:
         with zipfile.ZipFile(io.BytesIO(payload)) as zf:
-            info = zf.getinfo("word/document.xml")
+            name = _main_part(zf)
+            info = zf.getinfo(name)
             if info.file_size > 200 * 1024 * 1024:
                 raise DocxError("document.xml expands beyond 200 MB")
-        document = docx.Document(io.BytesIO(payload))
+            xml = zf.read(info)
     except DocxError:
         raise
     except KeyError as exc:
         raise DocxError("not a Word document (no word/document.xml)") from exc
-    except (PackageNotFoundError, zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise DocxError(f"damaged Word file: {exc}") from exc
-    except Exception as exc:  # lxml's XMLSyntaxError and friends, without importing lxml here
+    try:
+        root = parse_xml(xml)
+    except Exception as exc:  # lxml's XMLSyntaxError, without importing lxml here
         raise DocxError(f"damaged Word file: {type(exc).__name__}: {exc}") from exc
-    body = document.element.body
+    body = root.find(f"{W}body")
+    if body is None:
+        raise DocxError("damaged Word file: the document has no body")
     content = DocxContent()
     texts: list[str] = []
     _walk_blocks(body, content, texts, None)
     content.text = "\n".join(texts)
     return content
+
+
+def _main_part(zf: zipfile.ZipFile) -> str:
+    """The main document part named in [Content_Types].xml (almost always word/document.xml)."""
+    names = set(zf.namelist())
+    if "word/document.xml" in names:
+        return "word/document.xml"
+    try:
+        types = zf.read("[Content_Types].xml").decode("utf-8", "replace")
+    except KeyError:
+        raise KeyError("word/document.xml") from None
+    import re
+
+    m = re.search(
+        r'PartName="/([^"]+)"[^>]*ContentType="application/vnd\.openxmlformats-officedocument\.'
+        r'wordprocessingml\.document\.main\+xml"',
+        types,
+    )
+    if m and m.group(1) in names:
+        return m.group(1)
+    raise KeyError("word/document.xml")
 
 
 def _walk_blocks(parent: object, content: DocxContent, texts: list[str], nested_in: int | None) -> None:

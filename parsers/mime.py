@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.utils
+import itertools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -88,9 +89,18 @@ KEPT_HEADERS = (
 )
 
 
+DETACH_ABOVE = 4 * 1024 * 1024
+DETACHED_HEADER = "X-Intake-Detached"
+
+
 def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse a whole message. Never raises on malformed input: defects are listed instead."""
+    """Parse a whole message. Never raises on malformed input: defects are listed instead.
+
+    Leaf parts larger than a few megabytes are cut out of the bytes before the email parser sees
+    them (it would hold several copies of each as text) and decoded straight from the raw bytes.
+    """
     defects: list[str] = []
+    raw, detached = detach_large_parts(raw, DETACH_ABOVE)
     try:
         parser = mailparser.parse_from_bytes(raw)
         msg: Message = parser.message
@@ -115,7 +125,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     to = [a.lower() for _, a in email.utils.getaddresses(header_all("to")) if a]
     headers = {name: header(name) for name in KEPT_HEADERS if raw_header(msg, name) is not None}
 
-    walker = _Walker(hint)
+    walker = _Walker(hint, detached)
     walker.walk(msg, origin="", depth=0)
     defects.extend(walker.defects)
 
@@ -254,8 +264,9 @@ def part_payload(part: Message) -> bytes:
 
 
 class _Walker:
-    def __init__(self, hint: str | None) -> None:
+    def __init__(self, hint: str | None, detached: dict[int, bytes] | None = None) -> None:
         self.hint = hint
+        self.detached = detached or {}
         self.text: list[str] = []
         self.html: list[str] = []
         self.attachments: list[Attachment] = []
@@ -327,4 +338,64 @@ class _Walker:
                 filename = "attachment.txt" if ctype == "text/plain" else "attachment.html"
             else:
                 filename = ""
-        self.attachments.append(Attachment(filename, ctype, part_payload(part), origin))
+        marker = part.get(DETACHED_HEADER)
+        if marker is not None and marker.strip().isdigit():
+            payload = self.detached.get(int(marker.strip()), b"")
+        else:
+            payload = part_payload(part)
+        self.attachments.append(Attachment(filename, ctype, payload, origin))
+
+
+_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))', re.I)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def detach_large_parts(raw: bytes, threshold: int) -> tuple[bytes, dict[int, bytes]]:
+    """Cut leaf bodies over ``threshold`` bytes out of ``raw``; return the smaller message (each cut
+    part marked with an ``X-Intake-Detached: n`` header) and the decoded bodies by ``n``."""
+    if len(raw) <= threshold:
+        return raw, {}
+    boundaries = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(raw)}
+    marks: list[tuple[int, int]] = []  # (start of the delimiter line, end of it)
+    for b in boundaries:
+        pattern = re.compile(rb"(?:^|\n)--" + re.escape(b) + rb"(?:--)?[ \t]*\r?(?:\n|$)")
+        marks.extend((m.start(), m.end()) for m in pattern.finditer(raw))
+    marks.sort()
+    pieces: list[bytes] = []
+    detached: dict[int, bytes] = {}
+    pos = 0
+    for (_, seg_start), (next_start, _) in itertools.pairwise(marks):
+        if next_start - seg_start <= threshold:
+            continue
+        head_end = _HEADER_END.search(raw, seg_start, next_start)
+        if head_end is None:
+            continue
+        head = raw[seg_start : head_end.start()]
+        ctype = re.search(rb"(?im)^content-type:\s*([^;\s]+)", head)
+        if ctype and ctype.group(1).lower().startswith((b"multipart/", b"message/")):
+            continue
+        body = memoryview(raw)[head_end.end() : next_start]
+        encoding = re.search(rb"(?im)^content-transfer-encoding:\s*([\w-]+)", head)
+        detached[len(detached)] = _decode_body(body, encoding.group(1).lower() if encoding else b"7bit")
+        eol = b"\r\n" if b"\r\n" in head[:200] else b"\n"
+        pieces.append(raw[pos : head_end.start()])
+        pieces.append(eol + f"{DETACHED_HEADER}: {len(detached) - 1}".encode() + eol + eol)
+        pos = next_start
+    if not detached:
+        return raw, {}
+    pieces.append(raw[pos:])
+    return b"".join(pieces), detached
+
+
+def _decode_body(body: memoryview, encoding: bytes) -> bytes:
+    import binascii
+    import quopri
+
+    if encoding == b"base64":
+        try:
+            return binascii.a2b_base64(body)
+        except binascii.Error:
+            return binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", bytes(body)) + b"==")
+    if encoding == b"quoted-printable":
+        return quopri.decodestring(bytes(body))
+    return bytes(body)

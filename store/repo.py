@@ -266,8 +266,20 @@ class Repo:
     def clear_rule_flags(self) -> None:
         self.s.execute(delete(Flag).where(Flag.origin == "rules"))
 
-    def province_flags(self) -> list[Flag]:
-        return list(self.s.scalars(select(Flag).where(Flag.scope == "province").order_by(Flag.id)))
+    def province_flags(self, province: str | None = None) -> list[Flag]:
+        stmt = select(Flag).where(Flag.scope == "province")
+        if province is not None:
+            stmt = stmt.where(Flag.province_code == province)
+        return list(self.s.scalars(stmt.order_by(Flag.id)))
+
+    def current_counts(self, province: str | None) -> dict[str, int]:
+        """Current nominees of a province by kind."""
+        rows = self.s.execute(
+            select(Nominee.kind, func.count(Nominee.id))
+            .where(Nominee.current.is_(True), Nominee.province_code == province)
+            .group_by(Nominee.kind)
+        )
+        return {kind: int(n) for kind, n in rows}
 
     def all_flags(self) -> list[Flag]:
         return list(self.s.scalars(select(Flag).order_by(Flag.id)))

@@ -72,7 +72,8 @@ class MaildirSource:
 class FilesSource:
     """Loose ``.eml`` files, folders of them, Maildir folders and mbox files, for ``intake ingest``.
 
-    A message's key is the hash of its bytes, so ingesting the same file twice does nothing.
+    A message's key is the hash of its bytes, so ingesting the same file twice does nothing. Only
+    the keys are kept between the search and the fetch: each message is read again when fetched.
     """
 
     numeric_uids = False
@@ -81,35 +82,45 @@ class FilesSource:
 
     def __init__(self, paths: list[Path]) -> None:
         self.paths = [Path(p) for p in paths]
-        self._messages: dict[str, bytes] | None = None
+        self._where: dict[str, tuple[Path, str | None]] | None = None
 
     @contextmanager
     def connect(self) -> Iterator[FilesSource]:
         yield self
 
-    def _load(self) -> dict[str, bytes]:
-        if self._messages is None:
-            found: dict[str, bytes] = {}
-            for raw in self._iter_raw():
-                found.setdefault(sha256_hex(raw), raw)
-            self._messages = found
-        return self._messages
-
-    def _iter_raw(self) -> Iterator[bytes]:
-        for path in self.paths:
-            if not path.exists():
-                raise MailboxError(f"no such file or folder: {path}")
-            yield from _read_path(path)
+    def _index(self) -> dict[str, tuple[Path, str | None]]:
+        if self._where is None:
+            found: dict[str, tuple[Path, str | None]] = {}
+            for path in self.paths:
+                if not path.exists():
+                    raise MailboxError(f"no such file or folder: {path}")
+                for where, raw in _read_path(path):
+                    found.setdefault(sha256_hex(raw), where)
+            self._where = found
+        return self._where
 
     def search_new(self, after_uid: int, known: Callable[[], set[str]]) -> list[str]:
         seen = known()
-        return [k for k in self._load() if k not in seen]
+        return [k for k in self._index() if k not in seen]
 
     def fetch(self, uids: list[str]) -> Iterator[FetchedMessage]:
-        messages = self._load()
+        index = self._index()
         for uid in uids:
-            if uid in messages:
-                yield FetchedMessage(uid=uid, raw=messages[uid], internaldate=None)
+            if uid not in index:
+                continue
+            path, key = index[uid]
+            try:
+                if key is None:
+                    raw = path.read_bytes()
+                else:
+                    box = mailbox.mbox(str(path), create=False)
+                    try:
+                        raw = box.get_bytes(key)
+                    finally:
+                        box.close()
+            except (OSError, KeyError) as exc:
+                raise MailboxError(f"cannot read {path}: {exc}") from exc
+            yield FetchedMessage(uid=uid, raw=raw, internaldate=None)
 
 
 def _is_maildir(path: Path) -> bool:
@@ -124,13 +135,16 @@ def _is_mbox(path: Path) -> bool:
         return False
 
 
-def _read_path(path: Path) -> Iterator[bytes]:
+Where = tuple[Path, str | None]  # a file, and the message's key inside an mbox
+
+
+def _read_path(path: Path) -> Iterator[tuple[Where, bytes]]:
     try:
         if _is_maildir(path):
             for sub in ("cur", "new"):
                 for f in sorted((path / sub).iterdir()):
                     if f.is_file() and not f.name.startswith("."):
-                        yield f.read_bytes()
+                        yield (f, None), f.read_bytes()
         elif path.is_dir():
             for f in sorted(path.rglob("*")):
                 if not f.is_file() or f.name.startswith("."):
@@ -138,11 +152,11 @@ def _read_path(path: Path) -> Iterator[bytes]:
                 if _is_mbox(f):
                     yield from _read_mbox(f)
                 elif f.suffix.lower() == ".eml" or (f.suffix == "" and _looks_like_message(f)):
-                    yield f.read_bytes()
+                    yield (f, None), f.read_bytes()
         elif _is_mbox(path):
             yield from _read_mbox(path)
         else:
-            yield path.read_bytes()
+            yield (path, None), path.read_bytes()
     except OSError as exc:
         raise MailboxError(f"cannot read {path}: {exc.strerror}") from exc
 
@@ -157,10 +171,10 @@ def _looks_like_message(path: Path) -> bool:
     return re.match(rb"^[A-Za-z][A-Za-z0-9-]{1,60}:[ \t]", head) is not None
 
 
-def _read_mbox(path: Path) -> Iterator[bytes]:
+def _read_mbox(path: Path) -> Iterator[tuple[Where, bytes]]:
     box = mailbox.mbox(str(path), create=False)
     try:
         for key in box.iterkeys():
-            yield box.get_bytes(key)
+            yield (path, key), box.get_bytes(key)
     finally:
         box.close()

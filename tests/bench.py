@@ -1,0 +1,362 @@
+"""``make bench``: the pipeline against the bare libraries, idle polls, and peak memory.
+
+Everything runs here, against a Dovecot this script starts on a free loopback port:
+
+1. N realistic submissions (forms and narratives as .docx, some .xlsx lists) appended to Dovecot;
+   ``intake poll`` end to end (a subprocess): messages per second and peak memory;
+2. the bare baseline in one process: imapclient fetches the same messages, mail-parser parses
+   each, python-docx/openpyxl open every .docx/.xlsx, nothing else; the ratio pipeline/baseline;
+3. an idle poll (no new mail) on mailboxes of N and 10·N messages;
+4. peak memory of ``intake ingest`` on one message with a 50 MB attachment.
+
+Figures are ratios within one run: the machine is shared and noisy. Results are printed and
+appended to BENCHMARKS.md with the date and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from intake.samples import Person, Submission, Unit, build_message, person_name  # noqa: E402
+from tests.conftest import write_config  # noqa: E402
+from tests.servers import Dovecot, start_dovecot  # noqa: E402
+
+PROVINCES = [
+    ("北京市", "bj"),
+    ("天津市", "tj"),
+    ("河北省", "he"),
+    ("山西省", "sx"),
+    ("辽宁省", "ln"),
+    ("上海市", "sh"),
+    ("江苏省", "js"),
+    ("浙江省", "zj"),
+    ("安徽省", "ah"),
+    ("福建省", "fj"),
+    ("山东省", "sd"),
+    ("河南省", "ha"),
+    ("湖北省", "hb"),
+    ("湖南省", "hn"),
+    ("广东省", "gd"),
+]
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def make_submissions(n: int, distinct: int, seed: int = 2017) -> list[bytes]:
+    """``n`` messages built from ``distinct`` generated ones, each with its own headers."""
+    rng = random.Random(seed)
+    templates = []
+    for i in range(distinct):
+        name, code = PROVINCES[i % len(PROVINCES)]
+        people = [
+            Person(person_name(rng), rng.choice("男女"), f"{name}某区市场监督管理局科长", rank=j + 1)
+            for j in range(rng.randint(1, 3))
+        ]
+        units = [Unit(f"{name}某县市场监督管理局", "张三", rank=1)] if i % 3 == 0 else []
+        sub = Submission(
+            name, f"fgdj-{code}@aic.example.cn", people=people, units=units, narrative_words=rng.randint(600, 1600)
+        )
+        templates.append(build_message(sub, rng, with_list=(i % 4 == 0)))
+    out = []
+    for i in range(n):
+        raw = templates[i % distinct]
+        head, sep, body = raw.partition(b"\n\n")
+        lines = [ln for ln in head.split(b"\n") if not ln.lower().startswith(b"message-id:")]
+        lines.insert(0, f"Message-ID: <bench.{i}.{seed}@aic.example.cn>".encode())
+        out.append(b"\n".join(lines) + sep + body)
+    return out
+
+
+def small_messages(n: int) -> list[bytes]:
+    out = []
+    for i in range(n):
+        m = EmailMessage()
+        m["From"] = f"someone{i}@example.org"
+        m["Subject"] = f"通知 {i}"
+        m["Message-ID"] = make_msgid(idstring=f"small{i}")
+        m.set_content("你好")
+        out.append(bytes(m))
+    return out
+
+
+def append_all(d: Dovecot, messages: list[bytes], folder: str) -> None:
+    c = d.client()
+    if not c.folder_exists(folder):
+        c.create_folder(folder)
+    when = datetime(2017, 4, 20, 2, 0, tzinfo=UTC)
+    for raw in messages:
+        c.append(folder, raw, msg_time=when)
+    c.logout()
+
+
+def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall seconds and peak RSS (MiB) of a child process and everything it waited for."""
+    script = (
+        "import resource, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "wall = time.perf_counter() - t\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "out = {'wall': wall, 'peak': peak, 'rc': p.returncode, 'out': p.stdout, 'err': p.stderr[-3000:]}\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True)
+    data = json.loads(proc.stdout)
+    done = subprocess.CompletedProcess(args, data["rc"], data["out"], data["err"])
+    if data["rc"] != 0:
+        raise SystemExit(f"{' '.join(args[:4])} failed: {data['err']}")
+    return data["wall"], data["peak"], done
+
+
+def baseline(port: int, user: str, password: str, folder: str) -> dict[str, float]:
+    """The bare libraries: fetch, parse, open each document. Nothing is stored."""
+    import docx
+    import mailparser
+    import openpyxl
+    from imapclient import IMAPClient
+
+    t0 = time.perf_counter()
+    client = IMAPClient("127.0.0.1", port=port, ssl=False)
+    client.login(user, password)
+    client.select_folder(folder, readonly=True)
+    uids = client.search(["ALL"])
+    count = docs = 0
+    for start in range(0, len(uids), 50):
+        for _uid, data in client.fetch(uids[start : start + 50], ["BODY.PEEK[]", "INTERNALDATE"]).items():
+            mail = mailparser.parse_from_bytes(data[b"BODY[]"])
+            count += 1
+            for att in mail.attachments:
+                import base64
+
+                payload = base64.b64decode(att["payload"]) if att.get("binary") else att["payload"].encode()
+                name = att["filename"].lower()
+                if name.endswith(".docx"):
+                    document = docx.Document(io.BytesIO(payload))
+                    _ = [p.text for p in document.paragraphs]
+                    _ = [[c.text for c in row.cells] for t in document.tables for row in t.rows]
+                    docs += 1
+                elif name.endswith(".xlsx"):
+                    wb = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
+                    _ = [list(r) for ws in wb.worksheets for r in ws.iter_rows(values_only=True)]
+                    wb.close()
+                    docs += 1
+    client.logout()
+    return {
+        "seconds": time.perf_counter() - t0,
+        "messages": count,
+        "documents": docs,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def idle_poll_seconds(cfg: Path, env: dict[str, str], repeats: int = 3) -> tuple[float, float, int]:
+    """(in-process run_once seconds, whole `intake poll` wall seconds, IMAP commands) for a poll with no new mail."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith("BENCH_")})
+    from intake.pipeline import run_once
+    from intake.receipts import make_mailer
+    from intake.settings import load_settings
+    from intake.sources.imap import ImapSource
+    from store.repo import Store
+
+    settings = load_settings(cfg)
+    store = Store(settings.database.url, settings.archive.path)
+    best = float("inf")
+    commands = 0
+    for _ in range(repeats):
+        source = ImapSource(settings.mailbox)
+        sessions = []
+        original = source.connect
+
+        from contextlib import contextmanager
+
+        @contextmanager
+        def counting(original=original, sessions=sessions):  # type: ignore[no-untyped-def]
+            with original() as s:
+                sessions.append(s)
+                yield s
+
+        source.connect = counting  # type: ignore[method-assign]
+        t = time.perf_counter()
+        result = run_once(source, store, settings, datetime.now(UTC), make_mailer(settings))
+        best = min(best, time.perf_counter() - t)
+        assert result.fetched == 0, result.line()
+        commands = sessions[0].commands
+    store.dispose()
+    wall, _, _ = run_child([sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg)], env)
+    return best, wall, commands
+
+
+def big_attachment_message(mb: int) -> bytes:
+    import docx
+
+    doc = docx.Document()
+    doc.add_paragraph("附件2")
+    t = doc.add_table(rows=1, cols=4)
+    for j, v in enumerate(["姓名", "王喆", "性别", "女"]):
+        t.rows[0].cells[j].text = v
+    buf = io.BytesIO()
+    doc.save(buf)
+    m = EmailMessage()
+    m["From"] = "fgdj-bj@aic.example.cn"
+    m["Subject"] = "北京市推荐材料（含扫描件）"
+    m["Message-ID"] = make_msgid()
+    m.set_content("见附件")
+    m.add_attachment(buf.getvalue(), maintype="application", subtype="octet-stream", filename="个人推荐表.docx")
+    m.add_attachment(
+        random.Random(1).randbytes(mb * 1024 * 1024), maintype="application", subtype="pdf", filename="扫描件.pdf"
+    )
+    return bytes(m)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--distinct", type=int, default=250)
+    ap.add_argument("--large", type=int, default=20000, help="size of the large mailbox for the idle poll")
+    ap.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    ap.add_argument("--baseline-only", nargs=4, metavar=("PORT", "USER", "PASSWORD", "FOLDER"))
+    args = ap.parse_args()
+    if args.baseline_only:
+        port, user, password, folder = args.baseline_only
+        print(json.dumps(baseline(int(port), user, password, folder)))
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="intake-bench-"))
+    d = start_dovecot()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_IMAP_PW": d.password}
+    figures: dict[str, object] = {}
+    try:
+        t = time.perf_counter()
+        msgs = make_submissions(args.messages, min(args.distinct, args.messages))
+        log(
+            f"generated {len(msgs)} submissions ({sum(map(len, msgs)) / 2**20:.0f} MiB) "
+            f"in {time.perf_counter() - t:.0f} s"
+        )
+        t = time.perf_counter()
+        append_all(d, msgs, "INBOX")
+        log(f"appended to Dovecot in {time.perf_counter() - t:.0f} s")
+
+        def config(name: str, folder: str) -> Path:
+            return write_config(
+                work / f"{name}.toml",
+                {
+                    "database": {"url": f"sqlite:///{work / name}.db"},
+                    "archive": {"path": str(work / f"{name}-archive")},
+                    "mailbox": {
+                        "host": "127.0.0.1",
+                        "port": d.port,
+                        "security": "none",
+                        "username": d.user,
+                        "password_env": "BENCH_IMAP_PW",
+                        "folder": folder,
+                        "batch_size": 100,
+                    },
+                    "smtp": {"outbox": str(work / f"{name}-outbox")},
+                    "receipts": {"per_sender_per_hour": 100000},
+                },
+            )
+
+        cfg = config("pipeline", "INBOX")
+        wall, peak, done = run_child([sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg)], env)
+        log(f"pipeline: {done.stdout.strip()}")
+        figures["pipeline_seconds"], figures["pipeline_peak_mib"] = wall, peak
+        figures["pipeline_msgs_per_s"] = args.messages / wall
+        log(f"pipeline: {wall:.1f} s, {args.messages / wall:.1f} messages/s, peak {peak:.0f} MiB")
+
+        _bwall, bpeak, bdone = run_child(
+            [sys.executable, str(Path(__file__)), "--baseline-only", str(d.port), d.user, d.password, "INBOX"], env
+        )
+        base = json.loads(bdone.stdout)
+        figures["baseline_seconds"], figures["baseline_peak_mib"] = base["seconds"], bpeak
+        figures["ratio"] = wall / base["seconds"]
+        log(
+            f"baseline: {base['seconds']:.1f} s for {base['messages']} messages and {base['documents']} documents, "
+            f"peak {bpeak:.0f} MiB"
+        )
+        log(f"ratio pipeline/baseline: {figures['ratio']:.2f} (target <= 1.0)")
+
+        in_proc, whole, commands = idle_poll_seconds(cfg, env)
+        figures["idle_small_s"], figures["idle_small_wall_s"], figures["idle_small_commands"] = in_proc, whole, commands
+        log(
+            f"idle poll, {args.messages} messages: {in_proc:.3f} s in process ({whole:.2f} s as a command), "
+            f"{commands} IMAP command(s) after login"
+        )
+
+        t = time.perf_counter()
+        append_all(d, small_messages(args.large), "Large")
+        log(f"appended {args.large} small messages in {time.perf_counter() - t:.0f} s")
+        big = config("large", "Large")
+        lwall, _, _ = run_child([sys.executable, "-m", "intake.cli", "poll", "--config", str(big)], env)
+        log(f"first poll of the large mailbox: {lwall:.0f} s")
+        in_proc_l, whole_l, commands_l = idle_poll_seconds(big, env)
+        figures["idle_large_s"], figures["idle_large_wall_s"] = in_proc_l, whole_l
+        figures["idle_growth"] = in_proc_l / in_proc
+        log(
+            f"idle poll, {args.large} messages: {in_proc_l:.3f} s in process ({whole_l:.2f} s as a command), "
+            f"{commands_l} IMAP command(s); growth x{in_proc_l / in_proc:.2f}"
+        )
+
+        eml = work / "big.eml"
+        eml.write_bytes(big_attachment_message(50))
+        mcfg = config("memory", "INBOX")
+        mwall, mpeak, _ = run_child(
+            [sys.executable, "-m", "intake.cli", "ingest", str(eml), "--config", str(mcfg)], env
+        )
+        figures["big_attachment_peak_mib"] = mpeak
+        log(f"50 MB attachment: peak {mpeak:.0f} MiB (target <= 300), {mwall:.1f} s")
+    finally:
+        d.stop()
+    if not args.no_record:
+        record(figures, args)
+    return 0
+
+
+def record(figures: dict[str, object], args: argparse.Namespace) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    lines = [
+        f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · {os.cpu_count()} cores · "
+        f"Python {platform.python_version()}\n",
+        f"- {args.messages} submissions ({args.distinct} distinct bodies), Dovecot on loopback, SQLite",
+        f"- pipeline `intake poll`: {figures['pipeline_seconds']:.1f} s, "
+        f"{figures['pipeline_msgs_per_s']:.1f} messages/s, peak {figures['pipeline_peak_mib']:.0f} MiB",
+        f"- bare baseline (imapclient + mail-parser + python-docx/openpyxl): {figures['baseline_seconds']:.1f} s, "
+        f"peak {figures['baseline_peak_mib']:.0f} MiB",
+        f"- **ratio pipeline / baseline: {figures['ratio']:.2f}** (target ≤ 1.0)",
+        f"- idle poll, {args.messages} messages: {figures['idle_small_s']:.3f} s in process, "
+        f"{figures['idle_small_wall_s']:.2f} s as a command; {figures['idle_small_commands']} IMAP command",
+        f"- idle poll, {args.large} messages: {figures['idle_large_s']:.3f} s in process, "
+        f"{figures['idle_large_wall_s']:.2f} s as a command; growth ×{figures['idle_growth']:.2f}",
+        f"- one message with a 50 MB attachment: peak {figures['big_attachment_peak_mib']:.0f} MiB (target ≤ 300)",
+    ]
+    if not path.exists():
+        path.write_text(
+            "# Benchmarks\n\nMeasured by `make bench` (`tests/bench.py`). Figures from one run are "
+            "compared with each other only: the machine is shared.\n",
+            encoding="utf-8",
+        )
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    log(f"recorded in {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
