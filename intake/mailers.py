@@ -1,7 +1,8 @@
 """Sending mail: smtplib over TLS/STARTTLS, or ``.eml`` files in an outbox folder (embedded default).
 
-After an SMTP send, a copy goes to the mailbox's Sent folder as mail clients do, so a crash
-between the send and the database commit can be resolved by looking for the Message-ID there.
+After an SMTP send is recorded, a copy goes to the mailbox's Sent folder as mail clients do; a
+receipt whose send could not be recorded (the database went away, the process died) is resolved
+by looking for its Message-ID there before it is sent again.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class OutboxMailer:
 
     def already_sent(self, rfc_message_id: str) -> bool | None:
         return (self.folder / _file_name(rfc_message_id)).exists()
+
+    def keep_copy(self, msg: Message) -> None:
+        """The outbox file is the copy."""
 
 
 class SmtpMailer:
@@ -96,6 +100,9 @@ class SmtpMailer:
                 client.quit()
             except Exception:
                 client.close()
+
+    def keep_copy(self, msg: Message) -> None:
+        """The copy in the Sent folder, once the send is recorded (mail clients keep one too)."""
         if self.sent_folder is not None:
             self.sent_folder.append(msg)
 

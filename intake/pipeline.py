@@ -8,9 +8,7 @@ that fails to parse is recorded with its traceback and the run goes on.
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
 import traceback
 from collections import deque
@@ -39,8 +37,6 @@ PARSE_FLAGS = ("attachment_unreadable", "scan_only", "sender_unregistered")
 
 
 # Who holds a claim on a message: a claim by a process that is gone is released at the next run.
-def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -53,6 +49,7 @@ class RunResult:
     receipts_failed: int = 0
     classifications: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    run_id: int | None = None
 
     def line(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.classifications.items())) or "none"
@@ -115,7 +112,7 @@ def run_once(
     result = RunResult()
     with store.session() as repo:
         run = repo.start_run(kind)
-        run_id = run.id
+        run_id = result.run_id = run.id
     error: str | None = None
     try:
         attempts = 0
@@ -220,7 +217,7 @@ def _quick_message_id(raw: bytes) -> str:
 
 def _process_pending(store: Store, settings: Settings, now: datetime, result: RunResult, stop: StopFlag | None) -> None:
     with store.session() as repo:
-        repo.release_stale_claims(owner(), timedelta(minutes=settings.limits.claim_lease_minutes))
+        repo.release_stale_claims(receipts.owner(), timedelta(minutes=settings.limits.claim_lease_minutes))
         pending = [(m.id, m.sha256, m.size) for m in repo.pending_messages()]
     if not pending:
         return
@@ -238,7 +235,7 @@ def _process_pending(store: Store, settings: Settings, now: datetime, result: Ru
             pk, sha, size = item
             with store.session() as repo:
                 message = repo.message(pk)
-                if message is None or not repo.claim(message, owner()):
+                if message is None or not repo.claim(message, receipts.owner()):
                     continue
             window.append((pk, pool.submit(store.blobs.path_for(sha), size, limits)))
 
@@ -444,9 +441,12 @@ def _aware(dt: datetime) -> datetime:
 
 
 def finish(store: Store, settings: Settings, now: datetime, result: RunResult, mailer: receipts.Mailer | None) -> None:
-    """Rules over everything, then the receipts that are due."""
+    """Rules over everything (when anything was processed since they last ran), then the receipts
+    that are due. An idle poll reads no message and no nominee."""
     with store.session() as repo:
-        rules.apply(repo, settings, now)
+        if repo.rules_stale():
+            rules.apply(repo, settings, now)
+            repo.mark_rules_applied(result.run_id)
     if mailer is not None:
         sent, failed = receipts.send_due(store, settings, mailer, now)
         result.receipts_sent += sent
@@ -477,4 +477,5 @@ def reprocess(
                 on_message(pk)
     with store.session() as repo:
         rules.apply(repo, settings, now)
+        repo.mark_rules_applied(None)
     return result

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.message import Message as MailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Protocol
 
@@ -32,9 +35,11 @@ ROBOT = re.compile(
 
 
 class Mailer(Protocol):
-    def send(self, msg: EmailMessage, to: str) -> None: ...
+    def send(self, msg: MailMessage, to: str) -> None: ...
 
     def already_sent(self, rfc_message_id: str) -> bool | None: ...
+
+    def keep_copy(self, msg: MailMessage) -> None: ...
 
 
 def receipt_message_id(message: Message, settings: Settings) -> str:
@@ -77,10 +82,11 @@ def queue(repo: Repo, message: Message, settings: Settings) -> Receipt | None:
     )
 
 
-def resolve_sending(store: Store, mailer: Mailer) -> None:
-    """Rows left in ``sending`` by a crash: sent if the copy is found, else queued again."""
+def resolve_sending(store: Store, mailer: Mailer, lease: timedelta) -> None:
+    """Rows left in ``sending`` by a worker that died: sent if the copy is found, else queued again.
+    A row another live worker is sending right now is left alone."""
     with store.session() as repo:
-        for r in repo.receipts_in(["sending"]):
+        for r in repo.stale_sending_receipts(owner(), lease):
             found = mailer.already_sent(r.rfc_message_id)
             if found:
                 r.state, r.sent_at = "sent", r.sent_at or datetime.now(UTC)
@@ -91,7 +97,7 @@ def resolve_sending(store: Store, mailer: Mailer) -> None:
 
 
 def send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -> tuple[int, int]:
-    resolve_sending(store, mailer)
+    resolve_sending(store, mailer, timedelta(minutes=settings.limits.claim_lease_minutes))
     sent = failed = 0
     with store.session() as repo:
         due = [r.id for r in repo.due_receipts(now)]
@@ -105,7 +111,7 @@ def send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) ->
                 r.state = "suppressed"
                 r.reason = f"more than {settings.receipts.per_sender_per_hour} receipts to this sender in an hour"
                 continue
-            if not repo.claim_receipt(r):
+            if not repo.claim_receipt(r, owner()):
                 continue
             message = repo.s.get(Message, r.message_pk)
             assert message is not None
@@ -128,9 +134,18 @@ def send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) ->
                 failed += 1
                 log.error("receipt to %s failed: %s", _mask(r.to_addr), exc)
                 continue
+            # Recorded at once: the only moment a crash can still cause a second send is between the
+            # server's 250 and this commit.
             r.state, r.sent_at, r.last_error = "sent", datetime.now(UTC), ""
+            repo.commit()
             sent += 1
+            mailer.keep_copy(email_msg)
     return sent, failed
+
+
+def owner() -> str:
+    """Who holds a claim: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _mask(addr: str) -> str:

@@ -268,3 +268,47 @@ def auto_reply(to_from: str, rng: random.Random) -> bytes:
     msg["Message-ID"] = make_msgid(idstring=str(rng.randint(0, 10**9)))
     msg.set_content("您好，我已休假，返回后尽快回复。")
     return bytes(msg)
+
+
+SAMPLE_PROVINCES = [
+    ("北京市", "bj"),
+    ("天津市", "tj"),
+    ("河北省", "he"),
+    ("山西省", "sx"),
+    ("辽宁省", "ln"),
+    ("上海市", "sh"),
+    ("江苏省", "js"),
+    ("浙江省", "zj"),
+    ("安徽省", "ah"),
+    ("福建省", "fj"),
+    ("山东省", "sd"),
+    ("河南省", "ha"),
+    ("湖北省", "hb"),
+    ("湖南省", "hn"),
+    ("广东省", "gd"),
+]
+
+
+def many_submissions(n: int, distinct: int, seed: int = 2017) -> list[bytes]:
+    """``n`` messages built from ``distinct`` generated ones, each with its own headers."""
+    rng = random.Random(seed)
+    templates = []
+    for i in range(distinct):
+        name, code = SAMPLE_PROVINCES[i % len(SAMPLE_PROVINCES)]
+        people = [
+            Person(person_name(rng), rng.choice("男女"), f"{name}某区市场监督管理局科长", rank=j + 1)
+            for j in range(rng.randint(1, 3))
+        ]
+        units = [Unit(f"{name}某县市场监督管理局", "张三", rank=1)] if i % 3 == 0 else []
+        sub = Submission(
+            name, f"fgdj-{code}@aic.example.cn", people=people, units=units, narrative_words=rng.randint(600, 1600)
+        )
+        templates.append(build_message(sub, rng, with_list=(i % 4 == 0)))
+    out = []
+    for i in range(n):
+        raw = templates[i % distinct]
+        head, sep, body = raw.partition(b"\n\n")
+        lines = [ln for ln in head.split(b"\n") if not ln.lower().startswith(b"message-id:")]
+        lines.insert(0, f"Message-ID: <sample.{i}.{seed}@aic.example.cn>".encode())
+        out.append(b"\n".join(lines) + sep + body)
+    return out

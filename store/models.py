@@ -189,6 +189,8 @@ class Receipt(Base):
     next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(300))
+    claimed_at: Mapped[datetime | None]
 
     message: Mapped[Message] = relationship(back_populates="receipt")
 
@@ -206,3 +208,4 @@ class Run(Base):
     receipts_sent: Mapped[int] = mapped_column(Integer, default=0)
     receipts_failed: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    rules_at: Mapped[datetime | None]

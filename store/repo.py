@@ -206,18 +206,16 @@ class Repo:
         self.s.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def stale_sending_receipts(self, owner: str, lease: timedelta) -> list[Receipt]:
+        """Receipts left 'sending' by a worker that died (on this host) or whose lease ran out."""
+        return [r for r in self.receipts_in(["sending"]) if _stale(r.claimed_by, r.claimed_at, owner, lease)]
+
     def release_stale_claims(self, owner: str, lease: timedelta) -> int:
         """Claims left by a worker that died go back to 'new': on this host as soon as its process
         is gone, elsewhere when the lease has run out."""
-        host = owner.rsplit(":", 1)[0]
-        cutoff = utcnow() - lease
         released = 0
         for m in self.s.scalars(select(Message).where(Message.state == "processing")):
-            claimer = m.claimed_by or ""
-            claimer_host, _, pid = claimer.rpartition(":")
-            dead_here = claimer_host == host and claimer != owner and not _alive(pid)
-            expired = m.claimed_at is None or m.claimed_at < cutoff
-            if dead_here or expired:
+            if _stale(m.claimed_by, m.claimed_at, owner, lease):
                 m.state, m.claimed_by, m.claimed_at = "new", None, None
                 released += 1
         return released
@@ -324,11 +322,11 @@ class Repo:
             )
         )
 
-    def claim_receipt(self, receipt: Receipt) -> bool:
+    def claim_receipt(self, receipt: Receipt, owner: str) -> bool:
         result = self.s.execute(
             update(Receipt)
             .where(Receipt.id == receipt.id, Receipt.state == "queued")
-            .values(state="sending", attempts=Receipt.attempts + 1)
+            .values(state="sending", attempts=Receipt.attempts + 1, claimed_by=owner, claimed_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         self.s.commit()
@@ -356,8 +354,40 @@ class Repo:
         self.s.commit()
         return run
 
+    def rules_stale(self) -> bool:
+        """True when a message was processed after the rules last ran (or they never ran)."""
+        last_rules = self.s.scalar(select(func.max(Run.rules_at)))
+        last_processed = self.s.scalar(select(func.max(Message.processed_at)))
+        if last_processed is None:
+            return last_rules is None
+        if last_rules is None:
+            return True
+        return bool(_as_utc(last_processed) >= _as_utc(last_rules))
+
+    def mark_rules_applied(self, run_id: int | None) -> None:
+        run = self.s.get(Run, run_id) if run_id is not None else None
+        if run is None:
+            run = Run(kind="rules", started_at=utcnow(), finished_at=utcnow())
+            self.s.add(run)
+        run.rules_at = utcnow()
+
     def runs(self) -> list[Run]:
         return list(self.s.scalars(select(Run).order_by(Run.id)))
+
+
+def _as_utc(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _stale(claimed_by: str | None, claimed_at: datetime | None, owner: str, lease: timedelta) -> bool:
+    """A claim by a process of this host that is gone, or one older than the lease."""
+    host = owner.rsplit(":", 1)[0]
+    claimer_host, _, pid = (claimed_by or "").rpartition(":")
+    dead_here = claimer_host == host and claimed_by != owner and not _alive(pid)
+    expired = claimed_at is None or claimed_at < utcnow() - lease
+    return dead_here or expired
 
 
 def _alive(pid: str) -> bool:

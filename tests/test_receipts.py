@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import socket
+import subprocess
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -194,18 +196,23 @@ def test_per_sender_cap(tmp_path: Path, smtp_settings) -> None:  # type: ignore[
         assert len(suppressed) == 2 and "an hour" in suppressed[0].reason
 
 
-class DiesAfterSending:
-    """The real SMTP mailer, after which the process 'dies' before the database records the send."""
+class CommitFailsAfterSending:
+    """The real SMTP mailer; the database refuses the commit that records the send (it went away)."""
 
-    def __init__(self, real: SmtpMailer) -> None:
-        self.real = real
+    def __init__(self, real: SmtpMailer, store: Store) -> None:
+        self.real, self.store = real, store
 
     def send(self, msg: EmailMessage, to: str) -> None:
         self.real.send(msg, to)
-        raise KeyboardInterrupt("killed between the send and the commit")
+        # What a restart finds when the record of the send never reached the database.
+        self.real.keep_copy(msg)
+        raise KeyboardInterrupt("the process died before the send was recorded")
 
     def already_sent(self, rfc_message_id: str) -> bool | None:
         return self.real.already_sent(rfc_message_id)
+
+    def keep_copy(self, msg: EmailMessage) -> None:
+        self.real.keep_copy(msg)
 
 
 def test_crash_between_send_and_commit_sends_no_duplicate(
@@ -225,9 +232,13 @@ def test_crash_between_send_and_commit_sends_no_duplicate(
     assert isinstance(real, SmtpMailer) and isinstance(real.sent_folder, SentFolder)
     now = datetime.now(UTC)
     with pytest.raises(KeyboardInterrupt):
-        run_once(ImapSource(settings.mailbox), store, settings, now, DiesAfterSending(real))
+        run_once(ImapSource(settings.mailbox), store, settings, now, CommitFailsAfterSending(real, store))
     with store.session() as repo:
-        assert [r.state for r in repo.receipts_in(["sending"])] == ["sending"]
+        (stuck,) = repo.receipts_in(["sending"])
+        # This process stands in for the one that died: its claim now names a process that is gone.
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        stuck.claimed_by = f"{socket.gethostname()}:{gone.pid}"
     assert len(handler.received) == 1
     result = run_once(ImapSource(settings.mailbox), store, settings, now, make_mailer(settings))
     assert result.receipts_sent == 0 and len(handler.received) == 1
