@@ -244,8 +244,11 @@ def summary(config: str | None, day: datetime | None, xlsx: Path | None, send: b
             raise ConfigError("summary.recipients is empty: nobody to send the summary to")
         mailer = make_mailer(settings)
         msg = summary_mail(report, settings, workbook)
-        for to in settings.summary.recipients:
-            mailer.send(msg, to)
+        try:
+            for to in settings.summary.recipients:
+                mailer.send(msg, to)
+        finally:
+            mailer.close()
         click.echo(f"summary sent to {len(settings.summary.recipients)} recipient(s)")
 
 

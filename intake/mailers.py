@@ -51,11 +51,15 @@ class OutboxMailer:
     def keep_copy(self, msg: Message) -> None:
         """The outbox file is the copy."""
 
+    def close(self) -> None:
+        """Nothing held open."""
+
 
 class SmtpMailer:
     def __init__(self, settings: SmtpSettings, sent_folder: SentFolder | None = None) -> None:
         self.settings = settings
         self.sent_folder = sent_folder
+        self._client: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -75,14 +79,18 @@ class SmtpMailer:
         return client
 
     def send(self, msg: Message, to: str) -> None:
-        try:
-            client = self._connect()
-        except smtplib.SMTPAuthenticationError as exc:
-            raise ReplyError(f"SMTP login refused: {exc.smtp_code} {_words(exc.smtp_error)}") from exc
-        except smtplib.SMTPResponseException as exc:
-            raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
-        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
-            raise TemporaryReplyError(f"SMTP server unreachable: {exc}") from exc
+        """One SMTP transaction on a connection kept open for the next one: the caller records the
+        send as soon as this returns, with no QUIT or new login in between."""
+        if self._client is None:
+            try:
+                self._client = self._connect()
+            except smtplib.SMTPAuthenticationError as exc:
+                raise ReplyError(f"SMTP login refused: {exc.smtp_code} {_words(exc.smtp_error)}") from exc
+            except smtplib.SMTPResponseException as exc:
+                raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                raise TemporaryReplyError(f"SMTP server unreachable: {exc}") from exc
+        client = self._client
         try:
             refused = client.send_message(msg, from_addr=self.settings.sender_address, to_addrs=[to])
             if refused:
@@ -90,16 +98,30 @@ class SmtpMailer:
                 raise _by_code(code, _words(words))
         except smtplib.SMTPRecipientsRefused as exc:
             code, words = next(iter(exc.recipients.values()))
+            self._reset()
             raise _by_code(code, _words(words)) from exc
         except smtplib.SMTPResponseException as exc:
+            self.close()
             raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
-        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
             raise TemporaryReplyError(f"SMTP connection lost while sending: {exc}") from exc
-        finally:
-            try:
-                client.quit()
-            except Exception:
-                client.close()
+
+    def _reset(self) -> None:
+        try:
+            if self._client is not None:
+                self._client.rset()
+        except (OSError, smtplib.SMTPException):
+            self.close()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
 
     def keep_copy(self, msg: Message) -> None:
         """The copy in the Sent folder, once the send is recorded (mail clients keep one too)."""

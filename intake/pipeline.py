@@ -279,6 +279,9 @@ def process_message(
         _apply(repo, store, message, outcome.parsed, outcome.readings, settings, now)
         message.state = "processed"
         message.error = None
+        if queue_receipt and message.classification == "submission":
+            repo.flush()
+            receipts.queue(repo, message, settings)  # in the same commit: a crash leaves both or neither
         repo.commit()
     except Exception as exc:
         repo.rollback()
@@ -289,9 +292,6 @@ def process_message(
         message.processed_at = datetime.now(UTC)
         repo.commit()
         return False
-    if queue_receipt and message.classification == "submission":
-        receipts.queue(repo, message, settings)
-        repo.commit()
     return True
 
 

@@ -41,6 +41,8 @@ class Mailer(Protocol):
 
     def keep_copy(self, msg: MailMessage) -> None: ...
 
+    def close(self) -> None: ...
+
 
 def receipt_message_id(message: Message, settings: Settings) -> str:
     seed = f"{message.message_id}|{message.sha256}|{message.id}".encode()
@@ -97,6 +99,13 @@ def resolve_sending(store: Store, mailer: Mailer, lease: timedelta) -> None:
 
 
 def send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -> tuple[int, int]:
+    try:
+        return _send_due(store, settings, mailer, now)
+    finally:
+        mailer.close()
+
+
+def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -> tuple[int, int]:
     resolve_sending(store, mailer, timedelta(minutes=settings.limits.claim_lease_minutes))
     sent = failed = 0
     with store.session() as repo:

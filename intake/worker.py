@@ -46,12 +46,15 @@ def send_daily_summary(
         summary = build_summary(repo, settings, day, now)
     msg = summary_mail(summary, settings, write_workbook(summary))
     sent = 0
-    for to in settings.summary.recipients:
-        try:
-            mailer.send(msg, to)
-            sent += 1
-        except ReplyError as exc:
-            log.error("summary to %s not sent: %s", to, exc)
+    try:
+        for to in settings.summary.recipients:
+            try:
+                mailer.send(msg, to)
+                sent += 1
+            except ReplyError as exc:
+                log.error("summary to %s not sent: %s", to, exc)
+    finally:
+        mailer.close()
     log.info("daily summary for %s sent to %d recipient(s)", day, sent)
     return sent
 

@@ -214,6 +214,9 @@ class CommitFailsAfterSending:
     def keep_copy(self, msg: EmailMessage) -> None:
         self.real.keep_copy(msg)
 
+    def close(self) -> None:
+        self.real.close()
+
 
 def test_crash_between_send_and_commit_sends_no_duplicate(
     tmp_path: Path,
