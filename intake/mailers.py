@@ -13,6 +13,7 @@ import re
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
 
@@ -32,7 +33,7 @@ class OutboxMailer:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def send(self, msg: Message, to: str) -> None:
+    def send(self, msg: Message, to: str, record: Callable[[], None] | None = None) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             target = self.folder / _file_name(str(msg["Message-ID"]))
@@ -44,6 +45,8 @@ class OutboxMailer:
             os.replace(tmp, target)
         except OSError as exc:
             raise TemporaryReplyError(f"cannot write to the outbox {self.folder}: {exc.strerror}") from exc
+        if record is not None:
+            record()  # a crash before this is resolved by finding the file (already_sent)
 
     def already_sent(self, rfc_message_id: str) -> bool | None:
         return (self.folder / _file_name(rfc_message_id)).exists()
@@ -71,6 +74,7 @@ class SmtpMailer:
             client = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
             if s.security == "starttls":
                 client.starttls(context=context)
+        client.ehlo_or_helo_if_needed()
         if s.username:
             if s.password is None:
                 client.close()
@@ -78,9 +82,50 @@ class SmtpMailer:
             client.login(s.username, s.password.get_secret_value())
         return client
 
-    def send(self, msg: Message, to: str) -> None:
-        """One SMTP transaction on a connection kept open for the next one: the caller records the
-        send as soon as this returns, with no QUIT or new login in between."""
+    def send(self, msg: Message, to: str, record: Callable[[], None] | None = None) -> None:
+        """One SMTP transaction, on a connection kept open for the next one.
+
+        ``record`` (the caller's commit that the receipt is sent) runs after the whole message has
+        gone out but before the final ``.`` that makes the server take it. A crash before the
+        commit leaves the server with an unfinished DATA, which it discards: the receipt is sent
+        again later and arrives once. If the server then refuses, the error is raised and the
+        caller records that instead.
+        """
+        client = self._open()
+        data = _wire_bytes(msg)
+        try:
+            code, resp = client.mail(self.settings.sender_address)
+            if code != 250:
+                raise _by_code(code, _words(resp))
+            code, resp = client.rcpt(to)
+            if code not in (250, 251):
+                self._reset()
+                raise _by_code(code, _words(resp))
+            code, resp = client.docmd("DATA")
+            if code != 354:
+                self._reset()
+                raise _by_code(code, _words(resp))
+            client.send(data)
+            if record is not None:
+                try:
+                    record()
+                except BaseException:
+                    self.close(abort=True)  # the unfinished DATA is dropped with the connection
+                    raise
+            client.send(b".\r\n")
+            code, resp = client.getreply()
+            if code != 250:
+                raise _by_code(code, _words(resp))
+        except ReplyError:
+            raise
+        except smtplib.SMTPResponseException as exc:
+            self.close(abort=True)
+            raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close(abort=True)
+            raise TemporaryReplyError(f"SMTP connection lost while sending: {exc}") from exc
+
+    def _open(self) -> smtplib.SMTP:
         if self._client is None:
             try:
                 self._client = self._connect()
@@ -90,22 +135,7 @@ class SmtpMailer:
                 raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
             except (OSError, smtplib.SMTPException) as exc:
                 raise TemporaryReplyError(f"SMTP server unreachable: {exc}") from exc
-        client = self._client
-        try:
-            refused = client.send_message(msg, from_addr=self.settings.sender_address, to_addrs=[to])
-            if refused:
-                code, words = next(iter(refused.values()))
-                raise _by_code(code, _words(words))
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, words = next(iter(exc.recipients.values()))
-            self._reset()
-            raise _by_code(code, _words(words)) from exc
-        except smtplib.SMTPResponseException as exc:
-            self.close()
-            raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            self.close()
-            raise TemporaryReplyError(f"SMTP connection lost while sending: {exc}") from exc
+        return self._client
 
     def _reset(self) -> None:
         try:
@@ -114,9 +144,13 @@ class SmtpMailer:
         except (OSError, smtplib.SMTPException):
             self.close()
 
-    def close(self) -> None:
+    def close(self, *, abort: bool = False) -> None:
+        """QUIT and close; ``abort`` closes at once (in the middle of DATA a QUIT would be data)."""
         client, self._client = self._client, None
         if client is None:
+            return
+        if abort:
+            client.close()
             return
         try:
             client.quit()
@@ -132,6 +166,14 @@ class SmtpMailer:
         if self.sent_folder is None:
             return False
         return self.sent_folder.contains(rfc_message_id)
+
+
+def _wire_bytes(msg: Message) -> bytes:
+    """The message as DATA carries it: CRLF line ends, leading dots doubled, ending in CRLF."""
+    raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    raw = re.sub(rb"(?<!\r)\n", b"\r\n", raw)
+    raw = re.sub(rb"(?m)^\.", b"..", raw)
+    return raw if raw.endswith(b"\r\n") else raw + b"\r\n"
 
 
 def _words(value: object) -> str:

@@ -1,9 +1,11 @@
 """Receipts (回执): one per submission message, to people, never to robots, never twice.
 
 Each submission queues one row (``queued`` → ``sending`` → ``sent`` | ``failed``, or
-``suppressed`` with the reason). The receipt's Message-ID is derived from the submission, so a
-row left in ``sending`` by a crash is resolved by looking for that Message-ID where sent mail is
-kept (the Sent folder, or the outbox folder) before anything is sent again.
+``suppressed`` with the reason). ``sent`` is committed before the SMTP server is given the final
+``.`` of the message, so a crash can never leave a delivered receipt unrecorded. The receipt's
+Message-ID is derived from the submission, and a row left in ``sending`` by a worker that died is
+resolved by looking for that Message-ID where sent mail is kept (the Sent folder, or the outbox
+folder) before anything is sent again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import re
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.message import Message as MailMessage
@@ -35,7 +38,7 @@ ROBOT = re.compile(
 
 
 class Mailer(Protocol):
-    def send(self, msg: MailMessage, to: str) -> None: ...
+    def send(self, msg: MailMessage, to: str, record: Callable[[], None] | None = None) -> None: ...
 
     def already_sent(self, rfc_message_id: str) -> bool | None: ...
 
@@ -124,9 +127,15 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
                 continue
             message = repo.s.get(Message, r.message_pk)
             assert message is not None
+            email_msg = build_receipt(repo, message, r, settings, now)
+
+            def record(r: Receipt = r) -> None:
+                # Committed before the server takes the message: see SmtpMailer.send.
+                r.state, r.sent_at, r.last_error = "sent", datetime.now(UTC), ""
+                repo.commit()
+
             try:
-                email_msg = build_receipt(repo, message, r, settings, now)
-                mailer.send(email_msg, r.to_addr)
+                mailer.send(email_msg, r.to_addr, record)
             except TemporaryReplyError as exc:
                 r.last_error = str(exc)[:2000]
                 if r.attempts >= settings.receipts.max_attempts:
@@ -136,17 +145,14 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
                     r.state = "queued"
                     delay = settings.receipts.retry_minutes * (2 ** min(r.attempts - 1, 6))
                     r.next_attempt_at = now + timedelta(minutes=delay)
+                r.sent_at = None
                 log.warning("receipt to %s deferred: %s", _mask(r.to_addr), exc)
                 continue
             except ReplyError as exc:
-                r.state, r.last_error = "failed", str(exc)[:2000]
+                r.state, r.last_error, r.sent_at = "failed", str(exc)[:2000], None
                 failed += 1
                 log.error("receipt to %s failed: %s", _mask(r.to_addr), exc)
                 continue
-            # Recorded at once: the only moment a crash can still cause a second send is between the
-            # server's 250 and this commit.
-            r.state, r.sent_at, r.last_error = "sent", datetime.now(UTC), ""
-            repo.commit()
             sent += 1
             mailer.keep_copy(email_msg)
     return sent, failed

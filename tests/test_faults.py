@@ -72,7 +72,7 @@ def test_sigkill_at_twenty_random_moments(dovecot: Dovecot, smtp, tmp_path: Path
     kills = 0
     for _ in range(20):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, 4.0))
+        time.sleep(rng.uniform(0.3, 2.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
