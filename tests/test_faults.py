@@ -67,7 +67,9 @@ def test_sigkill_at_twenty_random_moments(dovecot: Dovecot, smtp, tmp_path: Path
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     cfg = _config(tmp_path, dovecot, port, db)
     env = {**os.environ, "FAULT_PW": dovecot.password, "PYTHONPATH": str(ROOT)}
-    rng = random.Random(20170430)
+    seed = int(os.environ.get("INTAKE_FAULT_SEED", time.time_ns() % 1_000_000))
+    rng = random.Random(seed)
+    print(f"kill moments drawn with seed {seed} (INTAKE_FAULT_SEED to repeat)")
     cmd = [sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg), "--wait", "30"]
     kills = 0
     for _ in range(20):
