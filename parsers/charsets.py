@@ -99,7 +99,10 @@ def _decode_word(enc: str, text: str) -> bytes:
         try:
             return base64.b64decode(padded)
         except (binascii.Error, ValueError):
-            return base64.b64decode(re.sub(r"[^A-Za-z0-9+/]", "", text) + "==", validate=False)
+            clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
+            if len(clean) % 4 == 1:  # a stray character: no whole byte in it
+                clean = clean[:-1]
+            return base64.b64decode(clean + "=" * (-len(clean) % 4))
     return quopri.decodestring(text.replace("_", " ").encode("ascii", "replace"), header=True)
 
 
