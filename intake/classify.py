@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from intake.settings import Province, Settings
 from parsers.documents import Reading
 from parsers.mime import ParsedMessage
-from parsers.sniff import ARCHIVE_TYPES, DOCUMENT_TYPES, IMAGE_TYPES, SHEET_TYPES
+from parsers.sniff import ARCHIVE_TYPES, DOCUMENT_TYPES, SHEET_TYPES
 
 AUTO_SUBJECT = re.compile(
     r"自动回复|自動回覆|自动答复|^\s*(auto(matic)?[ -]?(reply|response)|out of (the )?office|"
@@ -24,6 +24,7 @@ ROBOT_LOCALPART = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?rep
 CORRECTION = re.compile(r"更正|修改|以此为准|替换|重新报送|重报|修正|更新版|最终版")
 SUPPLEMENT = re.compile(r"补报|补充|增报|追加")
 DOC_HINT = re.compile(r"推荐|事迹|名单|汇总|申报|材料|表")
+TEXT_HINT = re.compile(r"推荐|事迹|先进|表现突出|非公党建")
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,16 @@ class Classification:
 
 
 def is_bounce(msg: ParsedMessage) -> bool:
+    """A delivery report: multipart/report, or from the mailer daemon or postmaster."""
     if msg.content_type == "multipart/report" or "message/delivery-status" in msg.report_parts:
         return True
     local = msg.from_addr.split("@", 1)[0]
-    if local.lower() in ("mailer-daemon", "postmaster"):
-        return True
-    rp = msg.headers.get("return-path", "").strip()
-    if rp in ("<>", "") and "return-path" in msg.headers and BOUNCE_SUBJECT.search(msg.subject):
+    return local.lower() in ("mailer-daemon", "postmaster")
+
+
+def is_probable_bounce(msg: ParsedMessage) -> bool:
+    """Weaker signs, read after the auto-reply headers (auto-replies use a null sender too)."""
+    if "return-path" in msg.headers and msg.headers["return-path"].strip() in ("<>", ""):
         return True
     if msg.headers.get("x-failed-recipients"):
         return True
@@ -65,15 +69,19 @@ def is_auto_reply(msg: ParsedMessage) -> bool:
 
 
 def form_like(readings: list[Reading]) -> bool:
+    """Something that looks like nomination material: a form or list was read, or a document,
+    archive or scan is named like one, or a document's text speaks of 推荐/事迹."""
     for root in readings:
         for r in root.walk():
             if r.records:
                 return True
-            if r.type in DOCUMENT_TYPES - {"txt", "html"} or r.type in SHEET_TYPES or r.type in ARCHIVE_TYPES:
+            if DOC_HINT.search(r.filename):
                 return True
-            if r.type in ("doc", "wps", "encrypted", "ole"):
+            if r.type in ARCHIVE_TYPES and r.status != "expanded":
+                return True  # cannot look inside: kept and flagged, treated as material
+            if r.type in DOCUMENT_TYPES | SHEET_TYPES | {"encrypted", "ole"} and TEXT_HINT.search(r.text[:5000]):
                 return True
-            if r.type in IMAGE_TYPES | {"txt", "html"} and DOC_HINT.search(r.filename):
+            if r.type in ("encrypted", "ole") or (r.status == "unreadable" and r.type in DOCUMENT_TYPES | SHEET_TYPES):
                 return True
     return False
 
@@ -119,7 +127,12 @@ def detect_intent(msg: ParsedMessage, readings: list[Reading]) -> str:
 def classify(msg: ParsedMessage, readings: list[Reading], settings: Settings, *, duplicate: bool) -> Classification:
     provinces = settings.provinces
     registered = province_by_sender(msg.from_addr, provinces) or province_by_sender(msg.reply_to, provinces)
-    province, source = (registered, "sender") if registered else _province_from_content(msg, readings, provinces)
+    if registered:
+        province, source = registered, "sender"
+    else:
+        # A forwarded submission: the original sender names the province.
+        original = next((p for f in msg.forwarded if (p := province_by_sender(f.from_addr, provinces))), None)
+        province, source = (original, "forwarded") if original else _province_from_content(msg, readings, provinces)
     code = province.code if province else None
     intent = detect_intent(msg, readings)
 
@@ -130,6 +143,8 @@ def classify(msg: ParsedMessage, readings: list[Reading], settings: Settings, *,
         return result("bounce", "delivery report")
     if is_auto_reply(msg):
         return result("auto_reply", "automatic reply (RFC 3834 headers or subject)")
+    if is_probable_bounce(msg):
+        return result("bounce", "null sender or failed recipients")
     if duplicate:
         return result("duplicate", "same Message-ID or content as an earlier message")
     own = settings.smtp.sender_address
