@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from store.errors import StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The newest revision in migrations/versions (a test keeps the two in step): a database already
+# there is used as it is, without loading Alembic at every start.
+HEAD = "0003"
 
 
 def make_engine(url: str) -> Engine:
@@ -39,7 +40,9 @@ def make_engine(url: str) -> Engine:
         raise StoreError(f"database url not usable: {exc}") from exc
 
 
-def alembic_config() -> Config:
+def alembic_config():  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -47,6 +50,10 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
+    if current_revision(engine) == HEAD:
+        return
+    from alembic import command
+
     cfg = alembic_config()
     try:
         with engine.begin() as conn:
@@ -57,6 +64,14 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
         raise StoreError(f"database unavailable or refused the schema: {_short(exc)}") from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None  # no schema yet, or the database is not reachable: migrate() says which
 
 
 def _short(exc: BaseException) -> str:

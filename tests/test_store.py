@@ -48,6 +48,14 @@ def test_migrations_create_every_table(db_url: str, tmp_path: Path) -> None:
     store.dispose()
 
 
+def test_head_constant_matches_the_migrations(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from store.db import HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
 def test_record_is_once_per_location(db_url: str, tmp_path: Path) -> None:
     store = Store(db_url, tmp_path / "archive")
     m1, new1 = _record(store, "1", b"raw one")
