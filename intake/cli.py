@@ -274,8 +274,9 @@ def export(config: str | None, fmt: str) -> None:
 
 @main.command()
 @config_option
+@wait_option
 @handled
-def reprocess(config: str | None) -> None:
+def reprocess(config: str | None, wait: float) -> None:
     """Parse every archived message again with the current parsers and rules.
 
     Receipts are never sent again.
@@ -284,10 +285,17 @@ def reprocess(config: str | None) -> None:
     Example:
         intake reprocess --config intake.toml
     """
+    from intake.pipeline import StopFlag
     from intake.pipeline import reprocess as run_reprocess
+    from intake.sources import make_source
 
     ctx = Context(config)
-    result = run_reprocess(ctx.store(), ctx.settings, datetime.now(UTC))
+    settings = ctx.settings
+    store = ctx.store()
+    stop = StopFlag()
+    stop.install()
+    with mailbox_lock(store, make_source(settings).identity, wait):
+        result = run_reprocess(store, settings, datetime.now(UTC), stop)
     click.echo(result.line())
 
 

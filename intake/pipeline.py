@@ -12,7 +12,6 @@ import signal
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -219,27 +218,47 @@ def _process_pending(store: Store, settings: Settings, now: datetime, result: Ru
     with store.session() as repo:
         repo.release_stale_claims(receipts.owner(), timedelta(minutes=settings.limits.claim_lease_minutes))
         pending = [(m.id, m.sha256, m.size) for m in repo.pending_messages()]
-    if not pending:
+    _process(store, settings, now, pending, result, stop, claim=True, label="processing")
+
+
+def _process(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    items: list[tuple[int, str, int]],
+    result: RunResult,
+    stop: StopFlag | None,
+    *,
+    claim: bool,
+    label: str,
+) -> None:
+    """Parse ``items`` (id, sha256, size) in a pool and record each in order, one commit each.
+
+    With ``claim`` each message is first taken from 'new' (a new message, whose receipt is queued
+    with it); without, it is parsed again where it stands and no receipt is queued.
+    """
+    if not items:
         return
     limits = read_limits(settings)
-    workers = workers_for(len(pending), settings.limits.parse_workers)
+    workers = workers_for(len(items), settings.limits.parse_workers)
     window: deque[tuple[int, Future[ParseOutcome]]] = deque()
-    queue = iter(pending)
+    queue = iter(items)
 
     def fill() -> None:
-        # Claim a few messages ahead so every worker has one; never more than are in hand.
+        # A few messages ahead so every worker has one; never more than are in hand.
         while len(window) < workers * 2 and not stop:
             item = next(queue, None)
             if item is None:
                 return
             pk, sha, size = item
-            with store.session() as repo:
-                message = repo.message(pk)
-                if message is None or not repo.claim(message, receipts.owner()):
-                    continue
+            if claim:
+                with store.session() as repo:
+                    message = repo.message(pk)
+                    if message is None or not repo.claim(message, receipts.owner()):
+                        continue
             window.append((pk, pool.submit(store.blobs.path_for(sha), size, limits)))
 
-    with progress("processing", len(pending)) as bar, ParsePool(workers) as pool:
+    with progress(label, len(items)) as bar, ParsePool(workers) as pool:
         fill()
         while window:
             pk, future = window.popleft()
@@ -248,7 +267,7 @@ def _process_pending(store: Store, settings: Settings, now: datetime, result: Ru
                 message = repo.message(pk)
                 if message is not None:
                     ok = process_message(
-                        repo, store, message, settings, limits, now, queue_receipt=True, outcome=outcome
+                        repo, store, message, settings, limits, now, queue_receipt=claim, outcome=outcome
                     )
                     result.processed += 1
                     result.failed += 0 if ok else 1
@@ -453,28 +472,12 @@ def finish(store: Store, settings: Settings, now: datetime, result: RunResult, m
         result.receipts_failed += failed
 
 
-def reprocess(
-    store: Store, settings: Settings, now: datetime, on_message: Callable[[int], None] | None = None
-) -> RunResult:
+def reprocess(store: Store, settings: Settings, now: datetime, stop: StopFlag | None = None) -> RunResult:
     """Parse every archived message again with the current code; never queues or sends receipts."""
     result = RunResult()
-    limits = read_limits(settings)
     with store.session() as repo:
-        ids = repo.message_ids()
-    with progress("reprocessing", len(ids)) as bar:
-        for pk in ids:
-            with store.session() as repo:
-                message = repo.message(pk)
-                if message is None:
-                    continue
-                ok = process_message(repo, store, message, settings, limits, now, queue_receipt=False)
-                result.processed += 1
-                result.failed += 0 if ok else 1
-                key = message.classification or "failed"
-                result.classifications[key] = result.classifications.get(key, 0) + 1
-            bar.advance()
-            if on_message:
-                on_message(pk)
+        items = [(m.id, m.sha256, m.size) for m in repo.all_messages(with_children=False)]
+    _process(store, settings, now, items, result, stop, claim=False, label="reprocessing")
     with store.session() as repo:
         rules.apply(repo, settings, now)
         repo.mark_rules_applied(None)

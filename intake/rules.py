@@ -95,7 +95,7 @@ def evaluate(
                 RuleFlag(
                     "message",
                     "late",
-                    f"received {m.received_at.isoformat()}, deadline {deadline.isoformat()}",
+                    f"收到时间 {_local(m.received_at, deadline)}，晚于截止时间 {_local(deadline, deadline)}",
                     message=m.id,
                     province=m.province,
                 )
@@ -118,7 +118,7 @@ def evaluate(
                     RuleFlag(
                         "message",
                         "supersedes_earlier",
-                        f"replaces {len(dropped)} earlier nominee(s) of this province",
+                        f"替换本省此前报送的 {len(dropped)} 个推荐对象",
                         message=m.id,
                         province=m.province,
                     )
@@ -137,7 +137,7 @@ def evaluate(
         if n.narrative_chars is None:
             out.flags.append(
                 RuleFlag(
-                    "nominee", "narrative_missing", "no 事迹材料 found", nominee=n.id, province=m.province, message=m.id
+                    "nominee", "narrative_missing", "未找到事迹材料", nominee=n.id, province=m.province, message=m.id
                 )
             )
         elif n.narrative_chars > narrative_limit:
@@ -145,7 +145,7 @@ def evaluate(
                 RuleFlag(
                     "nominee",
                     "narrative_too_long",
-                    f"{n.narrative_chars} 字, limit {narrative_limit}",
+                    f"事迹材料 {n.narrative_chars} 字，超过 {narrative_limit} 字",
                     nominee=n.id,
                     province=m.province,
                     message=m.id,
@@ -157,7 +157,7 @@ def evaluate(
                     RuleFlag(
                         "nominee",
                         "opinion_missing",
-                        f"{label} is empty",
+                        f"{label}为空",
                         nominee=n.id,
                         province=m.province,
                         message=m.id,
@@ -174,7 +174,7 @@ def evaluate(
         mine = [n for k, n in current.items() if k[0] == p.code]
         p_subs = [m for m in subs if m.province == p.code]
         if any(m.received_at > deadline for m in p_subs):
-            out.flags.append(RuleFlag("province", "late", "a submission arrived after the deadline", province=p.code))
+            out.flags.append(RuleFlag("province", "late", "有报送邮件晚于截止时间", province=p.code))
         for kind, quota, code in (
             ("individual", p.individuals, "over_quota_individuals"),
             ("unit", p.units, "over_quota_units"),
@@ -183,7 +183,7 @@ def evaluate(
             out.received[(p.code, kind)] = len(group)
             if len(group) > quota:
                 out.flags.append(
-                    RuleFlag("province", code, f"{len(group)} against a quota of {quota}", province=p.code)
+                    RuleFlag("province", code, f"{_kind_text(kind)} {len(group)}，名额 {quota}", province=p.code)
                 )
                 problem = ranking_problem(group)
                 if problem:
@@ -191,11 +191,19 @@ def evaluate(
                         RuleFlag(
                             "province",
                             "ranking_missing",
-                            f"{'个人' if kind == 'individual' else '单位'}: {problem}",
+                            f"{_kind_text(kind)}：{problem}",
                             province=p.code,
                         )
                     )
     return out
+
+
+def _local(dt: datetime, deadline: datetime) -> str:
+    return dt.astimezone(deadline.tzinfo).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _kind_text(kind: str) -> str:
+    return "个人" if kind == "individual" else "单位"
 
 
 def _province_names(provinces: tuple[Province, ...], code: str | None) -> tuple[str, ...]:
@@ -210,26 +218,26 @@ def ranking_problem(group: list[NomineeFacts]) -> str:
     ranks = [n.rank for n in group]
     missing = [n.name for n in group if n.rank is None]
     if len(missing) == len(group):
-        return "no ranking (排序) given"
+        return "未注明排序"
     if missing:
-        return f"no rank for {', '.join(missing[:5])}"
+        return f"{'、'.join(missing[:5])} 未注明排序"
     seen: dict[int, int] = defaultdict(int)
     for r in ranks:
         seen[r] += 1  # type: ignore[index]
     repeats = sorted(r for r, c in seen.items() if c > 1)
     if repeats:
-        return f"rank {', '.join(map(str, repeats))} given twice"
+        return f"排序 {'、'.join(map(str, repeats))} 重复"
     expected = set(range(1, len(group) + 1))
     gaps = sorted(expected - set(seen))
     if gaps:
-        return f"ranks do not run 1..{len(group)} (missing {', '.join(map(str, gaps[:5]))})"
+        return f"排序应为 1 至 {len(group)}，缺 {'、'.join(map(str, gaps[:5]))}"
     return ""
 
 
 def eligibility(n: NomineeFacts, province_names: tuple[str, ...]) -> str:
     if n.kind == "individual":
         if n.workplace and not MARKET_DEPT.search(n.workplace):
-            return f"workplace {n.workplace!r} is not a 工商/市场监管 department"
+            return f"工作单位“{n.workplace}”不是工商或市场监管部门"
         return ""
     name = n.name
     for prefix in sorted(province_names, key=len, reverse=True):
@@ -237,7 +245,7 @@ def eligibility(n: NomineeFacts, province_names: tuple[str, ...]) -> str:
             name = name[len(prefix) :]
             break
     if name and not LOCAL_LEVEL.search(name):
-        return f"unit {n.name!r} looks above city/county level"
+        return f"“{n.name}”不像市县及以下单位"
     return ""
 
 

@@ -11,7 +11,7 @@ from email.message import Message
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
-from intake.messages import labels
+from intake.messages import labels, render_template
 from intake.report import local
 from intake.settings import Settings
 from store.repo import Repo
@@ -457,19 +457,8 @@ def summary_mail(summary: Summary, settings: Settings, workbook: bytes) -> Messa
     msg["Message-ID"] = make_msgid(idstring=f"summary-{summary.day.isoformat()}", domain=addr.rsplit("@", 1)[-1])
     msg["Auto-Submitted"] = "auto-generated"
     late = [r.name for r in summary.rows if r.late]
-    lines = [
-        f"截至 {summary.generated_at:%Y年%m月%d日 %H:%M}（北京时间），距报送截止还有 {summary.days_left} 天。",
-        "",
-        f"个人：收到 {summary.total_individuals} 名，名额 {summary.total_quota_individuals} 名；"
-        f"单位：收到 {summary.total_units} 个，名额 {summary.total_quota_units} 个。",
-        f"过去一天新到报送邮件 {summary.new_messages} 封。",
-        f"尚未报送：{'、'.join(summary.silent) or '无'}。",
-        f"逾期报送：{'、'.join(late) or '无'}。",
-        f"问题合计 {len(summary.problems)} 项，详见附件“问题清单”。",
-        "",
-        "附件为当日汇总工作簿（汇总、人员名单、问题清单、邮件），可直接打印（A4横向）。",
-    ]
-    msg.attach(MIMEText("\n".join(lines), "plain", "utf-8"))
+    body = render_template(settings, "summary.txt.j2", {"s": summary, "late": late})
+    msg.attach(MIMEText(body, "plain", "utf-8"))
     # The filename as an RFC 2047 word in quotes: what QQ Mail, 163/126 webmail and Outlook all read.
     encoded = Header(workbook_filename(summary), "utf-8").encode()
     part = MIMEBase("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet", name=encoded)

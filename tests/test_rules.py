@@ -100,10 +100,10 @@ def test_word_count_table() -> None:
     [
         ([1, 2, 3], ""),
         ([1, 3, 2], ""),
-        ([1, 2, 4], "missing 3"),
-        ([1, 1, 2], "given twice"),
-        ([None, None, None], "no ranking"),
-        ([1, None, 2], "no rank for"),
+        ([1, 2, 4], "缺 3"),
+        ([1, 1, 2], "排序 1 重复"),
+        ([None, None, None], "未注明排序"),
+        ([1, None, 2], "人1 未注明排序"),
     ],
 )
 def test_ranking(ranks: list[int | None], problem: str) -> None:
@@ -148,7 +148,7 @@ def test_opinion_missing_only_for_checked_opinions() -> None:
     )
     out = evaluate([msg(1)], [person(1, 1, "甲", opinions=opinions)], PROVINCES, DEADLINE, 1500, DEADLINE)
     details = [f.detail for f in out.flags if f.code == "opinion_missing"]
-    assert details == ["组织部门意见 is empty"]
+    assert details == ["组织部门意见为空"]
 
 
 @pytest.mark.parametrize(
