@@ -21,7 +21,8 @@ PLACEHOLDER = re.compile(
 MARKET_DEPT = re.compile(
     r"工商|市场监管|市场监督|市场和质量|市场质量|质监|食品药品|食药|市监|消费者协会|个体劳动者协会|个私协"
 )
-LOCAL_LEVEL = re.compile(r"[市县区旗镇乡]|街道|分局|工商所|市场监管所|监管所|管理所|科|股|队|中心")
+# 市 but not the 市 of 市场 (市场监督管理局 is any level's name).
+LOCAL_LEVEL = re.compile(r"市(?!场)|[县区旗镇乡]|街道|分局|工商所|市场监管所|监管所|管理所|科|股|队|中心")
 CHECKED_OPINIONS = ("recommender", "organization")
 
 

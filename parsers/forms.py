@@ -203,10 +203,14 @@ def parse_rank(text: str | None) -> int | None:
 
 
 def _kind_from_text(text: str) -> str | None:
-    if "单位推荐" in text or "单位）推荐" in text or "推荐单位表" in text or "附件3" in text or "集体" in text:
+    """个人 or 单位 from a title, a file or sheet name: 附件2/附件3, 个人推荐表, 推荐单位汇总表…"""
+    if "附件3" in text or "单位推荐" in text or "单位）推荐" in text or "集体" in text:
         return "unit"
-    if "个人推荐" in text or "附件2" in text or "个人）推荐" in text:
+    if "附件2" in text or "个人推荐" in text or "个人）推荐" in text:
         return "individual"
+    has_unit, has_person = "单位" in text, "个人" in text
+    if has_unit != has_person:
+        return "unit" if has_unit else "individual"
     return None
 
 
@@ -250,16 +254,13 @@ def _read_form(rows: list[Row], context: str) -> FormRecord | None:
     if not fields and not opinions:
         return None
     keys = set(fields)
-    kind = _kind_from_text(context)
-    if kind is None:
-        if "name" in keys and keys & INDIVIDUAL_HINTS:
-            kind = "individual"
-        elif "unit_name" in keys:
-            kind = "unit"
-        elif "name" in keys:
-            kind = "individual"
-        else:
-            kind = ""
+    # The fields decide when they can; the title around the table only when they cannot.
+    if "name" in keys and keys & INDIVIDUAL_HINTS:
+        kind = "individual"
+    elif "unit_name" in keys and ("name" not in keys or keys & (UNIT_HINTS - {"unit_name"})):
+        kind = "unit"
+    else:
+        kind = _kind_from_text(context) or ("individual" if "name" in keys else "unit" if "unit_name" in keys else "")
     name = fields.get("unit_name" if kind == "unit" else "name", "")
     if kind == "unit" and not name:
         name = fields.get("name", "")
@@ -281,12 +282,13 @@ def _read_list(header: Row, rows: list[Row], context: str) -> list[FormRecord]:
         f = field_of(cell)
         if f and f not in columns:
             columns[f] = i
-    default_kind = _kind_from_text(context)
-    if default_kind is None:
-        if "name" in columns and "unit_name" not in columns:
-            default_kind = "individual"
-        elif "unit_name" in columns and "name" not in columns:
-            default_kind = "unit"
+    # The columns decide when they can (姓名 → individuals, 单位名称 → units); the title otherwise.
+    if "name" in columns and "unit_name" not in columns:
+        default_kind: str | None = "individual"
+    elif "unit_name" in columns and "name" not in columns and _kind_from_text(context) != "individual":
+        default_kind = "unit"
+    else:
+        default_kind = _kind_from_text(context)
     records: list[FormRecord] = []
     section_kind = default_kind
     for row in rows:

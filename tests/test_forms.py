@@ -487,3 +487,24 @@ def test_garbage_doc_is_unreadable_not_dropped() -> None:
     junk = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50 + "WordDocument".encode("utf-16-le") + b"\x01" * 500
     reading = read_attachment("坏文件.doc", "", junk)
     assert reading.status == "unreadable" and "LibreOffice" in reading.detail
+
+
+def test_columns_decide_the_kind_over_the_title_around_the_table() -> None:
+    doc = Document()
+    doc.add_paragraph("报送单位：北京市工商局（盖章）")
+    t = doc.add_table(rows=3, cols=3)
+    for r, row in enumerate([["序号", "姓名", "工作单位及职务"], ["1", "陈洋", "某局"], ["2", "林娜", "某所"]]):
+        for c, v in enumerate(row):
+            t.rows[r].cells[c].text = v
+    doc.add_paragraph("推荐单位意见：同意")
+    reading = read_attachment("名单.docx", "", _save(doc))
+    assert [(r.kind, r.name) for r in reading.records] == [("individual", "陈洋"), ("individual", "林娜")]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "单位"
+    ws.append(["序号", "名称", "排序"])
+    ws.append([1, "某县市场监督管理局", 1])
+    buf = io.BytesIO()
+    wb.save(buf)
+    reading = read_attachment("汇总.xlsx", "", buf.getvalue())
+    assert [(r.kind, r.name, r.rank) for r in reading.records] == [("unit", "某县市场监督管理局", 1)]

@@ -161,6 +161,8 @@ def test_opinion_missing_only_for_checked_opinions() -> None:
         ("unit", "北京市海淀区市场监督管理局", "", False),
         ("unit", "北京市工商行政管理局", "", True),
         ("unit", "北京市工商局朝阳分局", "", False),
+        ("unit", "北京市市场监督管理局", "", True),
+        ("unit", "杭州市市场监督管理局", "", False),
     ],
 )
 def test_eligibility(kind: str, name: str, workplace: str, warn: bool) -> None:
