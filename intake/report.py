@@ -20,19 +20,8 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
     province = settings.province(message.province_code)
     standing = province_standing(repo, settings, message.province_code)
     nominees = []
-    problems: list[dict[str, str]] = []
-    for f in message.flags:
-        problems.append(
-            {
-                "code": f.code,
-                "label": labels("flag", f.code),
-                "detail": f.detail,
-                "advice": labels("advice", f.code),
-                "who": "",
-            }
-        )
+    problems = [problem_entry(f.code, f.detail) for f in message.flags]
     for n in message.nominees:
-        nflags = [f for f in n.flags]
         nominees.append(
             {
                 "name": n.name,
@@ -40,34 +29,13 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
                 "rank": n.rank,
                 "current": n.current,
                 "narrative_chars": n.narrative_chars,
-                "flags": [labels("flag", f.code) for f in nflags],
+                "flags": [labels("flag", f.code) for f in n.flags],
             }
         )
-        for f in nflags:
-            problems.append(
-                {
-                    "code": f.code,
-                    "label": labels("flag", f.code),
-                    "detail": f.detail,
-                    "advice": labels("advice", f.code),
-                    "who": n.name,
-                }
-            )
+        problems.extend(problem_entry(f.code, f.detail, n.name) for f in n.flags)
     for f in repo.province_flags(message.province_code or ""):
-        if f.code in (
-            "over_quota_individuals",
-            "over_quota_units",
-            "ranking_missing",
-        ):
-            problems.append(
-                {
-                    "code": f.code,
-                    "label": labels("flag", f.code),
-                    "detail": f.detail,
-                    "advice": labels("advice", f.code),
-                    "who": "",
-                }
-            )
+        if f.code in ("over_quota_individuals", "over_quota_units", "ranking_missing"):
+            problems.append(problem_entry(f.code, f.detail))
     attachments = [
         {
             "filename": a.filename,
@@ -90,6 +58,11 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
         "campaign": settings.campaign,
         "narrative_limit": settings.campaign.narrative_limit,
     }
+
+
+def problem_entry(code: str, detail: str, who: str = "") -> dict[str, str]:
+    """One problem as people read it: what, the detail, what to do, and about whom."""
+    return {"code": code, "label": labels("flag", code), "detail": detail, "advice": labels("advice", code), "who": who}
 
 
 def province_standing(repo: Repo, settings: Settings, code: str | None) -> dict[str, Any]:

@@ -220,42 +220,21 @@ def build_message(
     received_by = format_datetime(when + timedelta(seconds=rng.randint(1, 30)))
     msg["Received"] = f"from mail.{domain} by mx.126.com with ESMTP; {received_by}"
     msg.set_content(f"总局非公党建办：\n\n现将{short}推荐材料报上，请查收。\n\n{short}工商局")
-    if sub.people:
-        msg.add_attachment(
-            individual_form(sub.people, short),
-            maintype="application",
-            subtype=DOCX.split("/")[1],
-            filename="附件2：个人推荐表.docx",
-        )
-        for p in sub.people:
-            msg.add_attachment(
-                narrative_doc(p.name, sub.narrative_words, rng),
-                maintype="application",
-                subtype=DOCX.split("/")[1],
-                filename=f"{p.name}事迹材料.docx",
-            )
-    if sub.units:
-        msg.add_attachment(
-            unit_form(sub.units, short),
-            maintype="application",
-            subtype=DOCX.split("/")[1],
-            filename="附件3：单位推荐表.docx",
-        )
-        for u in sub.units:
-            msg.add_attachment(
-                narrative_doc(u.name, sub.narrative_words, rng),
-                maintype="application",
-                subtype=DOCX.split("/")[1],
-                filename=f"{u.name}事迹材料.docx",
-            )
+    forms = ((sub.people, individual_form, "附件2：个人推荐表.docx"), (sub.units, unit_form, "附件3：单位推荐表.docx"))
+    for nominees, form, filename in forms:
+        if not nominees:
+            continue
+        _attach(msg, form(nominees, short), DOCX, filename)  # type: ignore[arg-type]
+        for n in nominees:
+            _attach(msg, narrative_doc(n.name, sub.narrative_words, rng), DOCX, f"{n.name}事迹材料.docx")
     if with_list:
-        msg.add_attachment(
-            summary_list(short, sub.people, sub.units),
-            maintype="application",
-            subtype=XLSX.split("/")[1],
-            filename="推荐汇总表.xlsx",
-        )
+        _attach(msg, summary_list(short, sub.people, sub.units), XLSX, "推荐汇总表.xlsx")
     return bytes(msg)
+
+
+def _attach(msg: EmailMessage, data: bytes, content_type: str, filename: str) -> None:
+    maintype, subtype = content_type.split("/")
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
 
 
 def auto_reply(to_from: str, rng: random.Random) -> bytes:

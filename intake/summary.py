@@ -12,7 +12,7 @@ from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
 from intake.messages import labels, render_template
-from intake.report import local
+from intake.report import local, problem_entry
 from intake.settings import Settings
 from store.repo import Repo
 
@@ -154,18 +154,7 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
         row.flags.append(f.code)
         if f.code != "late":
             row.problems += 1
-            problems.append(
-                {
-                    "province": row.name,
-                    "who": "",
-                    "code": f.code,
-                    "label": labels("flag", f.code),
-                    "detail": f.detail,
-                    "advice": labels("advice", f.code),
-                    "subject": "",
-                    "received": None,
-                }
-            )
+            problems.append({**problem_entry(f.code, f.detail), "province": row.name, "subject": "", "received": None})
         else:
             row.late = True
     days_left = (deadline.date() - day).days
@@ -188,12 +177,8 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
 def _problem(code: str, detail: str, m: Any, who: str | None, settings: Settings) -> dict[str, Any]:
     p = settings.province(m.province_code)
     return {
+        **problem_entry(code, detail, who or ""),
         "province": p.name if p else "",
-        "who": who or "",
-        "code": code,
-        "label": labels("flag", code),
-        "detail": detail,
-        "advice": labels("advice", code),
         "subject": m.subject,
         "received": local(m.received_at, settings),
     }

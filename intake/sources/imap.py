@@ -89,12 +89,8 @@ class ImapSource:
     def connect(self) -> Iterator[ImapSession]:
         client = self.open_client()
         try:
-            try:
+            with imap_errors(f"SELECT {self.settings.folder!r}"):
                 info = client.select_folder(self.settings.folder, readonly=True)
-            except IMAPClientError as exc:
-                raise MailboxError(f"cannot open folder {self.settings.folder!r}: {exc}") from exc
-            except _NETWORK_ERRORS as exc:
-                raise MailboxError(f"IMAP connection lost: {_reason(exc)}") from exc
             yield ImapSession(client, int(info.get(b"UIDVALIDITY", 0)), self.settings.batch_size)
         finally:
             _quietly_close(client)
@@ -118,26 +114,18 @@ class ImapSession:
         self.fetched_bytes = 0
 
     def search_new(self, after_uid: int, known: Callable[[], set[str]]) -> list[str]:
-        try:
-            self.commands += 1
+        self.commands += 1
+        with imap_errors("UID SEARCH"):
             uids = self.client.search(["UID", f"{after_uid + 1}:*"])
-        except IMAPClientError as exc:
-            raise MailboxError(f"UID SEARCH refused: {exc}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise MailboxError(f"IMAP connection lost during SEARCH: {_reason(exc)}") from exc
         # "n:*" always matches the highest UID, even below n.
         return [str(u) for u in sorted(int(u) for u in uids) if u > after_uid]
 
     def fetch(self, uids: list[str]) -> Iterator[FetchedMessage]:
         for start in range(0, len(uids), self.batch_size):
             chunk = [int(u) for u in uids[start : start + self.batch_size]]
-            try:
-                self.commands += 1
+            self.commands += 1
+            with imap_errors("FETCH"):
                 response = self.client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
-            except IMAPClientError as exc:
-                raise MailboxError(f"FETCH refused: {exc}") from exc
-            except _NETWORK_ERRORS as exc:
-                raise MailboxError(f"IMAP connection lost during FETCH: {_reason(exc)}") from exc
             for uid in chunk:
                 data = response.get(uid)
                 if not data:
@@ -152,6 +140,17 @@ class ImapSession:
                     raw=bytes(raw),
                     internaldate=internal if isinstance(internal, datetime) else None,
                 )
+
+
+@contextmanager
+def imap_errors(what: str) -> Iterator[None]:
+    """The server's refusals and lost connections, as MailboxError naming the command."""
+    try:
+        yield
+    except IMAPClientError as exc:
+        raise MailboxError(f"{what} refused: {exc}") from exc
+    except _NETWORK_ERRORS as exc:
+        raise MailboxError(f"IMAP connection lost during {what}: {_reason(exc)}") from exc
 
 
 def _quietly_close(client: IMAPClient) -> None:
@@ -181,7 +180,7 @@ SENT_NAMES = ("Sent", "Sent Messages", "Sent Items", "已发送", "INBOX.Sent")
 def find_sent_folder(client: IMAPClient, configured: str | None) -> str:
     """The Sent folder: the configured name, else the one marked \\Sent (RFC 6154), else a usual
     name (NetEase's 已发送 is ``&XfJT0ZAB-`` in modified UTF-7), else create ``Sent``."""
-    try:
+    with imap_errors("LIST/CREATE of the Sent folder"):
         if configured:
             if not client.folder_exists(configured):
                 client.create_folder(configured)
@@ -196,26 +195,14 @@ def find_sent_folder(client: IMAPClient, configured: str | None) -> str:
                 return candidate
         client.create_folder("Sent")
         return "Sent"
-    except IMAPClientError as exc:
-        raise MailboxError(f"cannot find or create the Sent folder: {exc}") from exc
-    except _NETWORK_ERRORS as exc:
-        raise MailboxError(f"IMAP connection lost: {_reason(exc)}") from exc
 
 
 def append_message(client: IMAPClient, folder: str, raw: bytes) -> None:
-    try:
+    with imap_errors(f"APPEND to {folder!r}"):
         client.append(folder, raw, flags=[b"\\Seen"])
-    except IMAPClientError as exc:
-        raise MailboxError(f"APPEND to {folder!r} refused: {exc}") from exc
-    except _NETWORK_ERRORS as exc:
-        raise MailboxError(f"IMAP connection lost during APPEND: {_reason(exc)}") from exc
 
 
 def folder_has_message_id(client: IMAPClient, folder: str, message_id: str) -> bool:
-    try:
+    with imap_errors(f"SEARCH in {folder!r}"):
         client.select_folder(folder, readonly=True)
         return bool(client.search(["HEADER", "Message-ID", message_id]))
-    except IMAPClientError as exc:
-        raise MailboxError(f"SEARCH in {folder!r} refused: {exc}") from exc
-    except _NETWORK_ERRORS as exc:
-        raise MailboxError(f"IMAP connection lost during SEARCH: {_reason(exc)}") from exc
