@@ -85,7 +85,7 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(Text)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    processed_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
     parse_count: Mapped[int] = mapped_column(Integer, default=0)
 
     locations: Mapped[list[MessageLocation]] = relationship(back_populates="message")

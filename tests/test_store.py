@@ -48,6 +48,18 @@ def test_migrations_create_every_table(db_url: str, tmp_path: Path) -> None:
     store.dispose()
 
 
+def test_migrations_and_models_describe_the_same_schema(db_url: str, tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from store.models import Base
+
+    store = Store(db_url, tmp_path / "archive")
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    store.dispose()
+
+
 def test_head_constant_matches_the_migrations(tmp_path: Path) -> None:
     from alembic.script import ScriptDirectory
 
