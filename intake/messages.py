@@ -63,7 +63,7 @@ def labels(kind: str, key: str) -> str:
 def _environment(folder: str) -> Environment:
     return Environment(
         loader=FileSystemLoader(folder),
-        autoescape=select_autoescape(["html", "j2.html"], default_for_string=False),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -73,7 +73,6 @@ def _environment(folder: str) -> Environment:
 def render_template(settings: Any, name: str, context: dict[str, Any]) -> str:
     folder = str(Path(settings.templates))
     env = _environment(folder)
-    env.autoescape = name.endswith(".html.j2")
     try:
         return env.get_template(name).render(**context)
     except TemplateNotFound as exc:

@@ -32,11 +32,6 @@ from store.repo import Attachment, Flag, Message, Nominee, Repo, Store
 
 log = logging.getLogger(__name__)
 
-PARSE_FLAGS = ("attachment_unreadable", "scan_only", "sender_unregistered")
-
-
-# Who holds a claim on a message: a claim by a process that is gone is released at the next run.
-
 
 @dataclass
 class RunResult:
@@ -47,18 +42,14 @@ class RunResult:
     receipts_sent: int = 0
     receipts_failed: int = 0
     classifications: dict[str, int] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
     run_id: int | None = None
 
     def line(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.classifications.items())) or "none"
-        text = (
+        return (
             f"fetched {self.fetched}, new {self.new}, processed {self.processed}, failed {self.failed} "
             f"({kinds}); receipts sent {self.receipts_sent}, failed {self.receipts_failed}"
         )
-        if self.errors:
-            text += f"; errors: {'; '.join(self.errors)}"
-        return text
 
 
 class StopFlag:
@@ -107,7 +98,8 @@ def run_once(
     reconnects: int = 2,
     kind: str = "poll",
 ) -> RunResult:
-    """One full cycle. Raises MailboxError only when the mailbox could not be read at all."""
+    """One full cycle. A lost connection is retried ``reconnects`` times; when the mailbox still
+    cannot be read to the end, what was fetched is processed and MailboxError is raised."""
     result = RunResult()
     with store.session() as repo:
         run = repo.start_run(kind)
@@ -121,7 +113,7 @@ def run_once(
                 break
             except MailboxError as exc:
                 attempts += 1
-                if attempts > reconnects or (not result.fetched and attempts > 1):
+                if attempts > reconnects:
                     raise
                 log.warning("mailbox: %s; reconnecting (%d/%d)", exc, attempts, reconnects)
         _process_pending(store, settings, now, result, stop)
@@ -134,7 +126,7 @@ def run_once(
         raise
     finally:
         with store.session() as repo:
-            run = repo.s.get(type(run), run_id)
+            run = repo.run(run_id)
             if run is not None:
                 run.finished_at = datetime.now(UTC)
                 run.fetched, run.processed, run.failed = result.fetched, result.processed, result.failed
@@ -381,7 +373,7 @@ def _apply(
         for r in unmatched:
             att_id = by_reading.get(id(r))
             if att_id:
-                att = repo.s.get(Attachment, att_id)
+                att = repo.attachment(att_id)
                 if att is not None:
                     att.detail = (att.detail + "; " if att.detail else "") + "事迹材料未能对应到推荐对象"
     for r in (x for root in readings for x in root.walk()):

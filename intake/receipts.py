@@ -115,7 +115,7 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
         due = [r.id for r in repo.due_receipts(now)]
     for rid in due:
         with store.session() as repo:
-            r = repo.s.get(Receipt, rid)
+            r = repo.receipt(rid)
             if r is None or r.state != "queued":
                 continue
             hour_ago = now - timedelta(hours=1)
@@ -125,7 +125,7 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
                 continue
             if not repo.claim_receipt(r, owner()):
                 continue
-            message = repo.s.get(Message, r.message_pk)
+            message = repo.message(r.message_pk)
             assert message is not None
             email_msg = build_receipt(repo, message, r, settings, now)
 

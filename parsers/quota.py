@@ -10,8 +10,6 @@ from parsers.sheets import SheetError, read_sheets
 from parsers.sniff import sniff
 
 PROVINCE = ("省份", "省(区、市)", "省区市", "地区", "单位", "省市", "省（区、市）")
-INDIVIDUALS = ("个人名额", "个人", "个人推荐名额", "表现突出个人", "个人(名)", "个人数")
-UNITS = ("单位名额", "单位", "单位推荐名额", "表现突出单位", "单位(个)", "单位数")
 
 
 _PROVINCE_SUFFIX = re.compile(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区)$")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from store.blobs import BlobStore
@@ -226,6 +226,15 @@ class Repo:
     def message(self, pk: int) -> Message | None:
         return self.s.get(Message, pk)
 
+    def attachment(self, pk: int) -> Attachment | None:
+        return self.s.get(Attachment, pk)
+
+    def receipt(self, pk: int) -> Receipt | None:
+        return self.s.get(Receipt, pk)
+
+    def run(self, pk: int) -> Run | None:
+        return self.s.get(Run, pk)
+
     def all_messages(self, *, with_children: bool = True) -> list[Message]:
         stmt = select(Message).order_by(Message.id)
         if with_children:
@@ -401,12 +410,3 @@ def _alive(pid: str) -> bool:
         return True
     return True
 
-
-def is_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError)
-
-
-def lock_for(store: Store, name: str, wait_seconds: float = 0.0):  # type: ignore[no-untyped-def]
-    from store.locks import worker_lock
-
-    return worker_lock(store.engine, name, wait_seconds=wait_seconds)
