@@ -236,9 +236,8 @@ def _classify_text(r: Reading, text: str) -> None:
         r.role, r.status = "other", "parsed"
         r.detail = r.detail or "no text in the document"
         return
-    if NARRATIVE_HINT.search(r.filename) and not FORM_HINT.search(r.filename):
-        r.role = "narrative"
-    elif len(re.sub(r"\s", "", body)) >= 150 and not FORM_HINT.search(r.filename):
+    # No form or list was found in it: a 事迹/材料 file, or any long text not named as a form.
+    if NARRATIVE_HINT.search(r.filename) or (len(re.sub(r"\s", "", body)) >= 150 and not FORM_HINT.search(r.filename)):
         r.role = "narrative"
     else:
         r.role = "other"

@@ -16,6 +16,7 @@ from docx.oxml.ns import qn
 from parsers.documents import read_attachment
 from parsers.forms import normalise_label, parse_rank
 from parsers.sniff import sniff
+from parsers.wordcount import count_words
 
 
 def _save(doc) -> bytes:  # type: ignore[no-untyped-def]
@@ -508,3 +509,26 @@ def test_columns_decide_the_kind_over_the_title_around_the_table() -> None:
     wb.save(buf)
     reading = read_attachment("汇总.xlsx", "", buf.getvalue())
     assert [(r.kind, r.name, r.rank) for r in reading.records] == [("unit", "某县市场监督管理局", 1)]
+
+
+def test_a_narrative_named_with_the_form_is_still_a_narrative() -> None:
+    doc = Document()
+    doc.add_paragraph("王喆同志先进事迹材料")
+    doc.add_paragraph("该同志长期从事非公党建工作。" * 20)
+    reading = read_attachment("推荐表及事迹材料.docx", "", _save(doc))
+    assert reading.role == "narrative" and reading.words is not None
+    assert reading.words.words == count_words(reading.text).words
+
+
+def test_word_count_skips_text_boxes_and_deleted_text() -> None:
+    doc = Document()
+    p = doc.add_paragraph("事迹正文")._p
+    box = OxmlElement("w:txbxContent")
+    inner = OxmlElement("w:p")
+    inner.append(_run("文本框里的字"))
+    box.append(inner)
+    run = OxmlElement("w:r")
+    run.append(box)
+    p.append(run)
+    reading = read_attachment("事迹材料.docx", "", _save(doc))
+    assert reading.text.strip() == "事迹正文" and reading.words.words == 4  # type: ignore[union-attr]
