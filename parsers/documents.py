@@ -124,6 +124,8 @@ def _read(r: Reading, limits: ReadLimits) -> None:
         _read_archive(r, limits)
     elif kind == "encrypted":
         r.status, r.detail = "unreadable", "the Office file is password-protected: send it without a password"
+    elif kind == "html" and r.filename.lower().endswith((".doc", ".wps")) and legacy.office_binary():
+        _convert_then(r, "docx", limits, _read_docx_payload)  # a Word file saved as a web page: keep its tables
     elif kind == "html":
         text = html_to_text(decode_bytes(r.payload[: limits.max_text_chars]))
         _classify_text(r, text)
@@ -142,7 +144,7 @@ class _Retry(Exception):
 
 
 def _convert_then(r: Reading, target: str, limits: ReadLimits, then: object) -> None:
-    src_ext = {"doc": "doc", "wps": "wps", "rtf": "rtf", "xls": "xls", "et": "et"}[r.type]
+    src_ext = {"doc": "doc", "wps": "wps", "rtf": "rtf", "xls": "xls", "et": "et", "html": "html"}[r.type]
     try:
         converted = legacy.convert(r.payload, src_ext, target, timeout=limits.convert_timeout)
     except legacy.ConversionError as exc:

@@ -49,14 +49,18 @@ def convert(payload: bytes, source_ext: str, target: str, *, timeout: float = 12
         out = work / "out"
         out.mkdir()
         profile = (work / "profile").as_uri()
+        # A web page opens in Writer/Web, which cannot save .docx: open it as a Writer document.
+        infilter = ["--infilter=HTML (StarWriter)"] if source_ext == "html" else []
+        target_spec = {"docx": "docx:MS Word 2007 XML", "xlsx": "xlsx:Calc MS Excel 2007 XML"}.get(target, target)
         cmd = [
             binary,
+            *infilter,
             f"-env:UserInstallation={profile}",
             "--headless",
             "--norestore",
             "--nolockcheck",
             "--convert-to",
-            target,
+            target_spec,
             "--outdir",
             str(out),
             str(src),

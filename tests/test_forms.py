@@ -532,3 +532,16 @@ def test_word_count_skips_text_boxes_and_deleted_text() -> None:
     p.append(run)
     reading = read_attachment("事迹材料.docx", "", _save(doc))
     assert reading.text.strip() == "事迹正文" and reading.words.words == 4  # type: ignore[union-attr]
+
+
+def test_word_saved_as_a_web_page_keeps_its_tables() -> None:
+    _office()
+    html = (
+        "<html><head><meta charset='utf-8'></head><body><p>个人推荐表</p><table border=1>"
+        "<tr><td>姓名</td><td>韩梅</td><td>性别</td><td>女</td></tr>"
+        "<tr><td>工作单位及职务</td><td>某区市场监督管理局科长</td><td>推荐排序</td><td>1</td></tr>"
+        "</table></body></html>"
+    ).encode()
+    reading = read_attachment("个人推荐表.doc", "application/msword", html)
+    assert reading.type == "html" and reading.status == "parsed", reading.detail
+    assert [(r.kind, r.name, r.rank) for r in reading.records] == [("individual", "韩梅", 1)]
