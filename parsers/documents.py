@@ -14,7 +14,7 @@ from parsers import legacy
 from parsers.archives import ArchiveLimits, expand
 from parsers.charsets import decode_bytes
 from parsers.docx_reader import DocxContent, DocxError, read_docx
-from parsers.forms import FormRecord, extract_from_table
+from parsers.forms import FormRecord, extract_from_table, extract_from_text
 from parsers.mime import html_to_text
 from parsers.sheets import SheetError, read_sheets
 from parsers.sniff import ARCHIVE_TYPES, IMAGE_TYPES, sniff
@@ -296,6 +296,14 @@ def _read_pdf(r: Reading) -> None:
         return
     if len(re.sub(r"\s", "", text)) < 20:
         r.status, r.role, r.detail = "scan_only", "scan", "PDF holds only images (a scan): kept and listed, not read"
+        return
+    r.text = text
+    if FORM_HINT.search(r.filename) or "推荐表" in text[:500]:
+        r.records = extract_from_text(text, r.filename)
+    if r.records:
+        kinds = {x.kind for x in r.records}
+        r.role = f"{kinds.pop()}_form" if len(kinds) == 1 else "forms"
+        r.detail = "PDF form: names, kinds and ranks read from its text; opinions need the Word file"
         return
     _classify_text(r, text)
 

@@ -342,3 +342,49 @@ def _section_kind(text: str) -> str | None:
     if "个人" in t:
         return "individual"
     return None
+
+
+# --------------------------------------------------------------------------- forms as plain text (PDF)
+
+_TEXT_NAME = re.compile(r"(?<![单位联系人])姓\s*名\s*[:：]?\s*([\u4e00-\u9fff·]{2,8})")
+_TEXT_UNIT = re.compile(r"单\s*位\s*名\s*称\s*[:：]?\s*(\S{4,60})")
+_TEXT_RANK = re.compile(r"推\s*荐\s*排\s*序\s*[:：]?\s*(第?[0-9０-９一二三四五六七八九十]+)")
+_TEXT_TITLE = re.compile(r"(个人|单位)推荐表")
+
+
+def extract_from_text(text: str, context: str = "") -> list[FormRecord]:
+    """Forms whose table was flattened to text (a PDF): one record per 姓名/单位名称 label with a value.
+
+    Only the name, the kind and the rank are read; opinions and other fields need the table.
+    """
+    marks: list[tuple[int, str, str]] = []
+    for m in _TEXT_NAME.finditer(text):
+        if field_of(m.group(1)) is None:
+            marks.append((m.start(), "individual", m.group(1)))
+    for m in _TEXT_UNIT.finditer(text):
+        value = m.group(1)
+        if field_of(value) is None and not _TEXT_NAME.match(value):
+            marks.append((m.start(), "unit", value))
+    marks.sort()
+    records = []
+    for i, (start, kind, name) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else len(text)
+        title = None
+        for t in _TEXT_TITLE.finditer(text, 0, start):
+            title = t
+        if title is not None:
+            kind = "unit" if title.group(1) == "单位" else "individual"
+        elif _kind_from_text(context):
+            kind = _kind_from_text(context) or kind
+        rank = _TEXT_RANK.search(text, start, end)
+        records.append(
+            FormRecord(
+                kind=kind,
+                name=clean_name(name),
+                rank=parse_rank(rank.group(1)) if rank else None,
+                fields={},
+                opinions=[],
+                source="form",
+            )
+        )
+    return records

@@ -545,3 +545,24 @@ def test_word_saved_as_a_web_page_keeps_its_tables() -> None:
     reading = read_attachment("个人推荐表.doc", "application/msword", html)
     assert reading.type == "html" and reading.status == "parsed", reading.detail
     assert [(r.kind, r.name, r.rank) for r in reading.records] == [("individual", "韩梅", 1)]
+
+
+def test_text_pdf_forms_give_names_kinds_and_ranks() -> None:
+    _office()
+    from parsers.legacy import convert
+
+    pdf = convert(several_in_one_file(), "docx", "pdf")
+    reading = read_attachment("个人推荐表.pdf", "application/pdf", pdf)
+    assert reading.role == "individual_form"
+    assert [(r.kind, r.name, r.rank) for r in reading.records] == [
+        ("individual", "周杰", 1),
+        ("individual", "吴静", 2),
+        ("individual", "郑强", 3),
+    ]
+    unit = read_attachment("单位推荐表.pdf", "application/pdf", convert(unit_form(), "docx", "pdf"))
+    assert [(r.kind, r.name, r.rank) for r in unit.records] == [("unit", "某某市某某区市场监督管理局", 1)]
+    doc = Document()
+    doc.add_paragraph("王喆同志先进事迹材料")
+    doc.add_paragraph("该同志长期从事非公党建工作，积极推动小个专党组织建设。" * 10)
+    narrative = read_attachment("王喆事迹材料.pdf", "application/pdf", convert(_save(doc), "docx", "pdf"))
+    assert narrative.role == "narrative" and narrative.records == []
