@@ -54,7 +54,7 @@ def codec_for(label: str | None) -> str | None:
     name = _SUPERSETS.get(name, name)
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError, TypeError):  # unknown, or a label with a NUL in it
         return None
 
 

@@ -19,7 +19,6 @@ from datetime import datetime
 from email.message import Message
 
 import mailparser
-from mailparser.exceptions import MailParserError
 
 from parsers.charsets import decode_bytes, decode_header_text, decode_rfc2231, undo_surrogates
 
@@ -105,12 +104,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
         parser = mailparser.parse_from_bytes(raw)
         msg: Message = parser.message
         defects.extend(sorted(parser.defects_categories))
-    except (MailParserError, RecursionError, ValueError, TypeError, LookupError) as exc:
-        # Fall back on the standard library so the headers at least can be read.
-        defects.append(f"mail-parser: {type(exc).__name__}: {exc}")
-        msg = email.message_from_bytes(raw)
+    except Exception as exc:  # mail-parser and the email package raise many kinds on bad mail
+        defects.append(f"mail-parser: {type(exc).__name__}: {str(exc)[:200]}")
+        msg = _stdlib_message(raw, defects)
     if msg is None:
-        msg = email.message_from_bytes(raw)
+        msg = _stdlib_message(raw, defects)
 
     hint = _charset_hint(msg)
 
@@ -126,7 +124,10 @@ def parse_message(raw: bytes) -> ParsedMessage:
     headers = {name: header(name) for name in KEPT_HEADERS if raw_header(msg, name) is not None}
 
     walker = _Walker(hint, detached)
-    walker.walk(msg, origin="", depth=0)
+    try:
+        walker.walk(msg, origin="", depth=0)
+    except Exception as exc:  # a structure the email package cannot walk: keep what was read
+        defects.append(f"MIME structure not readable past this point: {type(exc).__name__}")
     defects.extend(walker.defects)
 
     return ParsedMessage(
@@ -147,6 +148,16 @@ def parse_message(raw: bytes) -> ParsedMessage:
         defects=defects,
         report_parts=walker.report_parts,
     )
+
+
+def _stdlib_message(raw: bytes, defects: list[str]) -> Message:
+    """The standard library's reading, so the headers at least can be read; an empty message when
+    even that fails (the raw bytes stay in the archive)."""
+    try:
+        return email.message_from_bytes(raw)
+    except Exception as exc:
+        defects.append(f"email: {type(exc).__name__}")
+        return Message()
 
 
 def normalise_message_id(value: object) -> str:
