@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,26 @@ def _find_corpus() -> Path:
 
 
 CORPUS = _find_corpus()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for running ``intake`` from this checkout in a subprocess."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+
+
+def run_intake(
+    *args: str,
+    config: Path | str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``intake ARGS --config CONFIG`` as a real process, its output captured as text."""
+    cmd = [sys.executable, "-m", "intake.cli", *args]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    return subprocess.run(cmd, env=env or cli_env(), capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def _toml_value(v: Any) -> str:

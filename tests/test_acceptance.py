@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
-import subprocess
-import sys
 import zipfile
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -25,10 +22,9 @@ from intake.samples import (
     narrative_doc,
     summary_list,
 )
-from tests.conftest import write_config
+from tests.conftest import cli_env, run_intake, write_config
 from tests.servers import Dovecot
 
-ROOT = Path(__file__).resolve().parent.parent
 DEPT = "市场监督管理局"
 IN_TIME = datetime(2017, 4, 20, 2, 0, tzinfo=UTC)
 LATE = datetime(2017, 5, 2, 1, 30, tzinfo=UTC)
@@ -193,13 +189,7 @@ def test_realistic_mailbox_end_to_end(dovecot: Dovecot, smtp, tmp_path: Path) ->
         {
             "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
             "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {
-                "host": "127.0.0.1",
-                "port": dovecot.port,
-                "security": "none",
-                "username": dovecot.user,
-                "password_env": "ACCEPT_PW",
-            },
+            "mailbox": dovecot.mailbox_settings(password_env="ACCEPT_PW"),
             "smtp": {
                 "host": "127.0.0.1",
                 "port": port,
@@ -209,17 +199,10 @@ def test_realistic_mailbox_end_to_end(dovecot: Dovecot, smtp, tmp_path: Path) ->
             },
         },
     )
-    env = {**os.environ, "ACCEPT_PW": dovecot.password, "PYTHONPATH": str(ROOT)}
+    env = cli_env(ACCEPT_PW=dovecot.password)
 
     def intake(*args: str) -> str:
-        proc = subprocess.run(
-            [sys.executable, "-m", "intake.cli", *args, "--config", str(cfg)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=tmp_path,
-        )
+        proc = run_intake(*args, config=cfg, env=env, timeout=600, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from intake.cli import main
+from tests.conftest import cli_env, run_intake
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_COMMANDS = {"poll", "run", "ingest", "summary", "export", "reprocess"}
 
 
@@ -30,14 +28,7 @@ def test_every_command_has_help_with_an_example(name: str) -> None:
 def test_bad_config_is_one_line_no_traceback(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text('[campaign]\ndeadline = "soon"\n')
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "intake.cli", "export", "--config", str(cfg)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_intake("export", config=cfg, timeout=120)
     assert proc.returncode != 0
     assert proc.stderr.strip().count("\n") == 0 and "campaign.deadline" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -46,10 +37,7 @@ def test_bad_config_is_one_line_no_traceback(tmp_path: Path) -> None:
 def test_config_from_environment(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[mailbox]\nunknown_key = 1\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "INTAKE_CONFIG": str(cfg)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "intake.cli", "export"], env=env, capture_output=True, text=True, timeout=120
-    )
+    proc = run_intake("export", env=cli_env(INTAKE_CONFIG=str(cfg)), timeout=120)
     assert proc.returncode != 0 and "mailbox.unknown_key: unknown key" in proc.stderr
 
 
@@ -68,16 +56,9 @@ def test_ingest_then_reprocess_sends_nothing_twice(tmp_path: Path) -> None:
             "smtp": {"outbox": str(tmp_path / "outbox")},
         },
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def intake(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "intake.cli", *args, "--config", str(cfg)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return run_intake(*args, config=cfg)
 
     first = intake("ingest", *[str(p) for p in sorted((tmp_path / "mail").glob("m*.eml"))])
     assert first.returncode == 0, first.stderr

@@ -20,10 +20,8 @@ from intake.receipts import make_mailer
 from intake.samples import many_submissions
 from intake.sources.imap import ImapSource
 from store.repo import Attachment, Store
-from tests.conftest import write_config
+from tests.conftest import cli_env, run_intake, write_config
 from tests.servers import Dovecot
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _config(tmp_path: Path, dovecot: Dovecot, smtp_port: int, db_url: str) -> Path:
@@ -32,14 +30,7 @@ def _config(tmp_path: Path, dovecot: Dovecot, smtp_port: int, db_url: str) -> Pa
         {
             "database": {"url": db_url},
             "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {
-                "host": "127.0.0.1",
-                "port": dovecot.port,
-                "security": "none",
-                "username": dovecot.user,
-                "password_env": "FAULT_PW",
-                "batch_size": 20,
-            },
+            "mailbox": dovecot.mailbox_settings(password_env="FAULT_PW", batch_size=20),
             "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "username": ""},
             "receipts": {"per_sender_per_hour": 10000},
         },
@@ -66,7 +57,7 @@ def test_sigkill_at_twenty_random_moments(dovecot: Dovecot, smtp, tmp_path: Path
     dovecot.append(many_submissions(n, 40, seed=11))
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     cfg = _config(tmp_path, dovecot, port, db)
-    env = {**os.environ, "FAULT_PW": dovecot.password, "PYTHONPATH": str(ROOT)}
+    env = cli_env(FAULT_PW=dovecot.password)
     seed = int(os.environ.get("INTAKE_FAULT_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     print(f"kill moments drawn with seed {seed} (INTAKE_FAULT_SEED to repeat)")
@@ -131,7 +122,7 @@ def test_two_pollers_at_once_on_postgresql_process_each_message_once(dovecot: Do
         deliveries = collections.Counter(r.message["Message-ID"] for r in handler.received)
         assert len(deliveries) == n and set(deliveries.values()) == {1}
         # And through the command line, the second waits for the first.
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = cli_env()
         cmd = [sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg), "--wait", "60"]
         procs = [
             subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
@@ -150,14 +141,7 @@ def test_database_unavailable_is_one_clear_line(tmp_path: Path) -> None:
         tmp_path / "c.toml",
         {"database": {"url": "postgresql+psycopg://intake@127.0.0.1:1/none"}, "archive": {"path": str(tmp_path / "a")}},
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_intake("poll", config=cfg, timeout=120)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("intake: database unavailable")

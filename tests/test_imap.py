@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,10 +20,8 @@ from intake.receipts import make_mailer
 from intake.samples import Person, Submission, Unit, auto_reply, build_message, person_name
 from intake.sources.imap import ImapSession, ImapSource
 from store.repo import Store
-from tests.conftest import write_config
+from tests.conftest import cli_env, run_intake, write_config
 from tests.servers import Dovecot
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def submissions(n: int, seed: int = 1) -> list[bytes]:
@@ -200,28 +196,14 @@ def test_cli_poll_twice_and_export(dovecot: Dovecot, tmp_path: Path) -> None:
         {
             "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
             "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {
-                "host": "127.0.0.1",
-                "port": dovecot.port,
-                "security": "none",
-                "username": dovecot.user,
-                "password_env": "ACCEPT_PW",
-                "folder": "INBOX",
-            },
+            "mailbox": dovecot.mailbox_settings(password_env="ACCEPT_PW"),
             "smtp": {"outbox": str(tmp_path / "outbox")},
         },
     )
-    env = {**os.environ, "ACCEPT_PW": dovecot.password, "PYTHONPATH": str(ROOT)}
+    env = cli_env(ACCEPT_PW=dovecot.password)
 
     def intake(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "intake.cli", *args, "--config", str(cfg)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=tmp_path,
-        )
+        return run_intake(*args, config=cfg, env=env, cwd=tmp_path)
 
     first = intake("poll")
     assert first.returncode == 0, first.stderr
@@ -242,24 +224,10 @@ def test_wrong_password_is_one_clear_line(dovecot: Dovecot, tmp_path: Path) -> N
         {
             "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
             "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {
-                "host": "127.0.0.1",
-                "port": dovecot.port,
-                "security": "none",
-                "username": dovecot.user,
-                "password_env": "ACCEPT_PW",
-            },
+            "mailbox": dovecot.mailbox_settings(password_env="ACCEPT_PW"),
         },
     )
-    env = {**os.environ, "ACCEPT_PW": "wrong", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    proc = run_intake("poll", config=cfg, env=cli_env(ACCEPT_PW="wrong"), timeout=120, cwd=tmp_path)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("intake: IMAP login refused")

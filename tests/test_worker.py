@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import random
 import signal
 import subprocess
@@ -27,9 +26,7 @@ from intake.summary import build_summary, summary_mail, write_workbook
 from intake.worker import Worker, fire_times, poll_trigger, send_daily_summary, summary_trigger
 from store.locks import LockBusy, worker_lock
 from store.repo import Store
-from tests.conftest import write_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import cli_env, run_intake, write_config
 
 
 def test_jobs_fire_at_the_configured_times_in_beijing(make_settings) -> None:  # type: ignore[no-untyped-def]
@@ -95,15 +92,8 @@ def test_cli_poll_refuses_while_a_worker_holds_the_mailbox(tmp_path: Path) -> No
         },
     )
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "archive")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with worker_lock(store.engine, f"maildir:{tmp_path / 'inbox'}"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = run_intake("poll", config=cfg, timeout=120)
     assert proc.returncode != 0
     assert "another worker is already working" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -135,7 +125,7 @@ def test_sigterm_mid_cycle_loses_nothing(tmp_path: Path) -> None:
             "receipts": {"per_sender_per_hour": 100},
         },
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = cli_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "intake.cli", "run", "--config", str(cfg)],
         env=env,
@@ -160,13 +150,7 @@ def test_sigterm_mid_cycle_loses_nothing(tmp_path: Path) -> None:
         states = [m.state for m in repo.all_messages(with_children=False)]
     assert "processing" not in states and "failed" not in states
     # The rest is picked up by the next cycle, each message once.
-    settings_env = subprocess.run(
-        [sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    settings_env = run_intake("poll", config=cfg, env=env)
     assert settings_env.returncode == 0, settings_env.stderr
     with store.session() as repo:
         messages = repo.all_messages(with_children=False)
@@ -248,7 +232,7 @@ def test_cli_summary_names_all_provinces(demo_store, tmp_path: Path) -> None:  #
             "smtp": {"outbox": str(settings.smtp.outbox)},
         },
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    env = cli_env(COLUMNS="200")
     out = tmp_path / "日报.xlsx"
     proc = subprocess.run(
         [
