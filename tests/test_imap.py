@@ -192,15 +192,15 @@ def test_idle_poll_on_a_large_mailbox_fetches_no_bodies(dovecot: Dovecot, imap_s
 def test_cli_poll_twice_and_export(dovecot: Dovecot, tmp_path: Path) -> None:
     dovecot.append(submissions(3, seed=7))
     cfg = write_config(
-        tmp_path / "acceptance.toml",
+        tmp_path / "intake.toml",
         {
             "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
             "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": dovecot.mailbox_settings(password_env="ACCEPT_PW"),
+            "mailbox": dovecot.mailbox_settings(password_env="IMAP_PW"),
             "smtp": {"outbox": str(tmp_path / "outbox")},
         },
     )
-    env = cli_env(ACCEPT_PW=dovecot.password)
+    env = cli_env(IMAP_PW=dovecot.password)
 
     def intake(*args: str) -> subprocess.CompletedProcess[str]:
         return run_intake(*args, config=cfg, env=env, cwd=tmp_path)
@@ -224,10 +224,10 @@ def test_wrong_password_is_one_clear_line(dovecot: Dovecot, tmp_path: Path) -> N
         {
             "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
             "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": dovecot.mailbox_settings(password_env="ACCEPT_PW"),
+            "mailbox": dovecot.mailbox_settings(password_env="IMAP_PW"),
         },
     )
-    proc = run_intake("poll", config=cfg, env=cli_env(ACCEPT_PW="wrong"), timeout=120, cwd=tmp_path)
+    proc = run_intake("poll", config=cfg, env=cli_env(IMAP_PW="wrong"), timeout=120, cwd=tmp_path)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("intake: IMAP login refused")

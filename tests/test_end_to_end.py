@@ -185,11 +185,11 @@ def test_realistic_mailbox_end_to_end(dovecot: Dovecot, smtp, tmp_path: Path) ->
         client.append("INBOX", raw, msg_time=when)
     client.logout()
     cfg = write_config(
-        tmp_path / "acceptance.toml",
+        tmp_path / "intake.toml",
         {
             "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
             "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": dovecot.mailbox_settings(password_env="ACCEPT_PW"),
+            "mailbox": dovecot.mailbox_settings(password_env="IMAP_PW"),
             "smtp": {
                 "host": "127.0.0.1",
                 "port": port,
@@ -199,7 +199,7 @@ def test_realistic_mailbox_end_to_end(dovecot: Dovecot, smtp, tmp_path: Path) ->
             },
         },
     )
-    env = cli_env(ACCEPT_PW=dovecot.password)
+    env = cli_env(IMAP_PW=dovecot.password)
 
     def intake(*args: str) -> str:
         proc = run_intake(*args, config=cfg, env=env, timeout=600, cwd=tmp_path)
