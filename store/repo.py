@@ -347,9 +347,7 @@ class Repo:
             self.s.scalar(
                 select(func.count(Receipt.id)).where(
                     Receipt.to_addr == to_addr,
-                    Receipt.state.in_(["sent", "sending"]),
-                    Receipt.sent_at.is_not(None) | (Receipt.state == "sending"),
-                    (Receipt.sent_at >= since) | Receipt.sent_at.is_(None),
+                    (Receipt.state == "sending") | ((Receipt.state == "sent") & (Receipt.sent_at >= since)),
                 )
             )
             or 0
