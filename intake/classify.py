@@ -20,7 +20,6 @@ BOUNCE_SUBJECT = re.compile(
     r"mail delivery (failed|failure|subsystem)|delivery failure|failure notice|non[- ]?delivery",
     re.I,
 )
-ROBOT_LOCALPART = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|auto-?reply)\b", re.I)
 CORRECTION = re.compile(r"更正|修改|以此为准|替换|重新报送|重报|修正|更新版|最终版")
 SUPPLEMENT = re.compile(r"补报|补充|增报|追加")
 DOC_HINT = re.compile(r"推荐|事迹|名单|汇总|申报|材料|表")

@@ -285,7 +285,6 @@ class _Walker:
         self.defects: list[str] = []
         self.report_parts: list[str] = []
         self.parts = 0
-        self.cids: set[str] = set()
 
     def walk(self, part: Message, origin: str, depth: int) -> None:
         self.parts += 1
@@ -298,10 +297,6 @@ class _Walker:
             children = part.get_payload()
             if ctype == "multipart/report":
                 self.report_parts.extend(c.get_content_type() for c in children if isinstance(c, Message))
-            if ctype == "multipart/related":
-                for child in children:
-                    if isinstance(child, Message) and child.get("Content-ID"):
-                        self.cids.add(child.get("Content-ID", "").strip())
             if ctype == "message/rfc822" or (ctype.startswith("message/") and ctype != "message/delivery-status"):
                 self._forwarded(part, children, origin, depth)
                 return
