@@ -5,9 +5,22 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from parsers.charsets import decode_bytes
+
+# What reading a damaged zip can raise: a bad directory, a corrupt deflate stream, a truncation,
+# a compression method or encryption zipfile does not know.
+ZIP_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    ValueError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,7 @@ def _expand_zip(payload: bytes, limits: ArchiveLimits) -> Expanded:
     out = Expanded()
     try:
         zf = zipfile.ZipFile(io.BytesIO(payload))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         out.failed = f"zip archive damaged: {exc}"
         return out
     total = 0
@@ -84,7 +97,7 @@ def _expand_zip(payload: bytes, limits: ArchiveLimits) -> Expanded:
             try:
                 with zf.open(info) as fh:
                     data = fh.read(limits.total_bytes - total + 1)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+            except ZIP_ERRORS as exc:
                 out.problems.append(f"{name}: cannot be extracted ({exc})")
                 continue
             if total + len(data) > limits.total_bytes:

@@ -12,6 +12,8 @@ import io
 import zipfile
 from dataclasses import dataclass, field
 
+from parsers.archives import ZIP_ERRORS
+
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 
@@ -90,7 +92,7 @@ def read_docx(payload: bytes) -> DocxContent:
         raise
     except KeyError as exc:
         raise DocxError("not a Word document (no word/document.xml)") from exc
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise DocxError(f"damaged Word file: {exc}") from exc
     try:
         root = parse_xml(xml)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
+from parsers.archives import ZIP_ERRORS
+
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 DOCUMENT_TYPES = {"docx", "doc", "wps", "rtf", "html", "pdf", "txt"}
@@ -40,7 +42,7 @@ def sniff(payload: bytes, filename: str = "") -> str:
         try:
             with zipfile.ZipFile(io.BytesIO(payload)) as zf:
                 names = set(zf.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        except ZIP_ERRORS:
             return "zip"
         if "word/document.xml" in names:
             return "docx"
