@@ -24,10 +24,26 @@ class NomineeDraft:
     reading: Reading | None = None
     narrative: Reading | None = None
     narrative_text: str = ""
+    has_form: bool = False
+    listed: bool = False
+    attachments: list[Reading] = field(default_factory=list)
+
+    def problems(self, listed_kinds: set[str]) -> list[tuple[str, str]]:
+        """(flag code, detail) for what the message's own files say against each other."""
+        if not self.has_form:
+            return [("form_missing", "汇总表列有此推荐对象，但未收到其推荐表")]
+        if self.kind in listed_kinds and not self.listed:
+            return [("not_listed", "收到推荐表，但汇总表中没有此推荐对象")]
+        return []
 
 
 def _key(kind: str, name: str) -> tuple[str, str]:
     return kind, re.sub(r"\s", "", name)
+
+
+def listed_kinds(readings: list[Reading]) -> set[str]:
+    """The kinds of nominee that a list in the message names (its forms are checked against it)."""
+    return {rec.kind for root in readings for r in root.walk() for rec in r.records if rec.source == "list"}
 
 
 def assemble(readings: list[Reading]) -> tuple[list[NomineeDraft], list[Reading]]:
@@ -35,10 +51,10 @@ def assemble(readings: list[Reading]) -> tuple[list[NomineeDraft], list[Reading]
     drafts: dict[tuple[str, str], NomineeDraft] = {}
     all_readings = [r for root in readings for r in root.walk()]
     # Forms first: they carry the most; list rows fill in what the forms lack.
-    for source in ("form", "list"):
+    for sources in (("form", "pdf"), ("list",)):
         for r in all_readings:
             for rec in r.records:
-                if rec.source != source or not rec.name or rec.kind not in ("individual", "unit"):
+                if rec.source not in sources or not rec.name or rec.kind not in ("individual", "unit"):
                     continue
                 _add(drafts, rec, r)
     nominees = list(drafts.values())
@@ -69,7 +85,7 @@ def _add(drafts: dict[tuple[str, str], NomineeDraft], rec: FormRecord, reading: 
     key = _key(rec.kind, rec.name)
     found = drafts.get(key)
     if found is None:
-        drafts[key] = NomineeDraft(
+        found = drafts[key] = NomineeDraft(
             kind=rec.kind,
             name=rec.name,
             rank=rec.rank,
@@ -78,14 +94,20 @@ def _add(drafts: dict[tuple[str, str], NomineeDraft], rec: FormRecord, reading: 
             opinions=list(rec.opinions),
             reading=reading,
         )
-        return
-    for k, v in rec.fields.items():
-        if v and not found.fields.get(k):
-            found.fields[k] = v
-    if found.rank is None:
-        found.rank = rec.rank
-    if not found.opinions:
-        found.opinions = list(rec.opinions)
+    else:
+        for k, v in rec.fields.items():
+            if v and not found.fields.get(k):
+                found.fields[k] = v
+        if found.rank is None:
+            found.rank = rec.rank
+        if not found.opinions:
+            found.opinions = list(rec.opinions)
+    if rec.source == "list":
+        found.listed = True
+    else:
+        found.has_form = True
+    if all(a is not reading for a in found.attachments):
+        found.attachments.append(reading)
 
 
 def _match_narrative(r: Reading, nominees: list[NomineeDraft]) -> bool:

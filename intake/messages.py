@@ -25,8 +25,20 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
     "sender_unregistered": ("发件地址未登记", "请使用登记的单位邮箱报送，或由登记邮箱确认"),
     "attachment_unreadable": ("附件无法读取", "请重新发送可打开的Word/Excel/PDF文件（不加密、未损坏）"),
     "scan_only": ("仅有扫描件", "扫描件已收存，请同时提供可编辑的电子版（Word/Excel）"),
-    "supersedes_earlier": ("更正报送", "本次报送已替换此前报送的同类推荐对象"),
+    "supersedes_earlier": ("更正报送", "本次报送已替换此前报送的同类推荐对象，无需处理"),
+    "nothing_recognised": (
+        "未识别出推荐对象",
+        "请以附件形式发送推荐表（附件2个人推荐表、附件3单位推荐表）的Word或Excel电子版",
+    ),
+    "narrative_unmatched": ("事迹材料未对应", "请在事迹材料的文件名或标题中注明推荐对象姓名或单位名称"),
+    "form_missing": ("缺少推荐表", "汇总表列出的推荐对象，请补报其推荐表"),
+    "not_listed": ("汇总表未列入", "请核对汇总表与推荐表，补列或说明"),
+    "parse_failed": ("邮件无法解析", "请重新发送，或将材料压缩后作为附件发送"),
+    "attachment_skipped": ("附件未读取", "附件超出大小或数量限制，请分封邮件发送"),
 }
+
+# Flags that are news for the province but nothing it must fix.
+INFORMATIONAL = frozenset({"supersedes_earlier"})
 
 KIND_TEXT = {"individual": "个人", "unit": "单位"}
 ROLE_TEXT = {

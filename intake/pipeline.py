@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from intake import receipts, rules
-from intake.assemble import assemble
+from intake.assemble import assemble, listed_kinds
 from intake.classify import classify
 from intake.errors import MailboxError, ParseError
 from intake.parsing import ParseOutcome, ParsePool, parse_raw, workers_for
@@ -348,9 +348,12 @@ def _apply(
                 repo,
                 message,
                 "sender_unregistered",
-                f"{parsed.from_addr or '(no sender)'} is not registered for any province",
+                f"发件地址 {parsed.from_addr or '（空）'} 未登记为任何省（区、市）的报送邮箱",
             )
         drafts, unmatched = assemble(readings)
+        kinds_listed = listed_kinds(readings)
+        if not drafts:
+            _flag(repo, message, "nothing_recognised", _nothing_recognised_detail(readings))
         for d in drafts:
             nominee = Nominee(
                 message_pk=message.id,
@@ -370,17 +373,30 @@ def _apply(
                 wc = count_words(d.narrative_text)
                 nominee.narrative_chars, nominee.narrative_chars_nospace = wc.words, wc.chars_nospace
             repo.add(nominee)
+            for code, detail in d.problems(kinds_listed):
+                repo.add(
+                    Flag(
+                        scope="nominee",
+                        origin="parse",
+                        code=code,
+                        detail=detail,
+                        nominee=nominee,
+                        province_code=verdict.province,
+                    )
+                )
         for r in unmatched:
-            att_id = by_reading.get(id(r))
-            if att_id:
-                att = repo.attachment(att_id)
-                if att is not None:
-                    att.detail = (att.detail + "; " if att.detail else "") + "事迹材料未能对应到推荐对象"
+            _flag(repo, message, "narrative_unmatched", f"{r.filename}：未能对应到推荐对象，请在文件名或标题中注明姓名")
     for r in (x for root in readings for x in root.walk()):
         if r.status == "unreadable":
-            _flag(repo, message, "attachment_unreadable", f"{r.filename}: {r.detail}")
+            _flag(repo, message, "attachment_unreadable", f"{r.filename}：{r.detail}")
         elif r.status == "scan_only":
-            _flag(repo, message, "scan_only", f"{r.filename}: {r.detail}")
+            _flag(repo, message, "scan_only", f"{r.filename}：{r.detail}")
+
+
+def _nothing_recognised_detail(readings: list[Reading]) -> str:
+    if not readings:
+        return "邮件没有附件（如以下载链接发送，请改为附件发送）"
+    return "附件中未找到推荐表或推荐汇总表"
 
 
 def _store_attachments(repo: Repo, store: Store, message: Message, readings: list[Reading]) -> dict[int, int]:
@@ -406,6 +422,7 @@ def _store_attachments(repo: Repo, store: Store, message: Message, readings: lis
                 "records": len(r.records),
                 "words": r.words.words if r.words else None,
                 "chars_nospace": r.words.chars_nospace if r.words else None,
+                **({"technical": r.technical} if r.technical else {}),
             },
         )
         position += 1

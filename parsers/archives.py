@@ -70,38 +70,42 @@ def expand(payload: bytes, kind: str, limits: ArchiveLimits) -> Expanded:
         return _expand_zip(payload, limits)
     if kind == "7z":
         return _expand_7z(payload, limits)
-    return Expanded(failed=f"{kind} archives are not supported: send the files themselves or a .zip")
+    return Expanded(failed=f"不支持{kind.upper()}格式的压缩包，请直接发送文件或改用ZIP压缩")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1048576:.0f} MB"
 
 
 def _expand_zip(payload: bytes, limits: ArchiveLimits) -> Expanded:
     out = Expanded()
     try:
         zf = zipfile.ZipFile(io.BytesIO(payload))
-    except ZIP_ERRORS as exc:
-        out.failed = f"zip archive damaged: {exc}"
+    except ZIP_ERRORS:
+        out.failed = "ZIP压缩包已损坏，无法解压"
         return out
     total = 0
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if len(infos) > limits.members:
-            out.problems.append(f"archive has {len(infos)} files; only the first {limits.members} were read")
+            out.problems.append(f"压缩包内有 {len(infos)} 个文件，只读取了前 {limits.members} 个")
             infos = infos[: limits.members]
         for info in infos:
             name = safe_name(_zip_name(info))
             if info.flag_bits & 0x1:
-                out.problems.append(f"{name}: encrypted in the archive, cannot be read")
+                out.problems.append(f"{name}：已加密，无法读取")
                 continue
             if total + info.file_size > limits.total_bytes:
-                out.problems.append(f"{name}: archive expands beyond {limits.total_bytes} bytes; rest not read")
+                out.problems.append(f"{name}：解压后超过 {_mib(limits.total_bytes)}，其余文件未读取")
                 break
             try:
                 with zf.open(info) as fh:
                     data = fh.read(limits.total_bytes - total + 1)
-            except ZIP_ERRORS as exc:
-                out.problems.append(f"{name}: cannot be extracted ({exc})")
+            except ZIP_ERRORS:
+                out.problems.append(f"{name}：无法解压")
                 continue
             if total + len(data) > limits.total_bytes:
-                out.problems.append(f"{name}: archive expands beyond {limits.total_bytes} bytes; rest not read")
+                out.problems.append(f"{name}：解压后超过 {_mib(limits.total_bytes)}，其余文件未读取")
                 break
             total += len(data)
             out.members.append(Member(name, data))
@@ -120,20 +124,20 @@ def _expand_7z(payload: bytes, limits: ArchiveLimits) -> Expanded:
         )
         from py7zr.io import BytesIOFactory
     except ImportError:
-        out.failed = "7z support is not installed"
+        out.failed = "本系统未安装7Z解压组件"
         return out
     try:
         with py7zr.SevenZipFile(io.BytesIO(payload), mode="r") as archive:
             infos = [i for i in archive.list() if not i.is_directory]
             if len(infos) > limits.members:
-                out.failed = f"7z archive has {len(infos)} files, more than {limits.members}"
+                out.failed = f"7Z压缩包内有 {len(infos)} 个文件，超过 {limits.members} 个的上限"
                 return out
             declared = sum(int(i.uncompressed or 0) for i in infos)
             if declared > limits.total_bytes:
-                out.failed = f"7z archive expands to {declared} bytes, more than {limits.total_bytes}"
+                out.failed = f"7Z压缩包解压后为 {_mib(declared)}，超过 {_mib(limits.total_bytes)} 的上限"
                 return out
             if archive.needs_password():
-                out.failed = "7z archive is encrypted"
+                out.failed = "7Z压缩包已加密，无法读取"
                 return out
             factory = BytesIOFactory(limits.total_bytes)
             archive.extractall(factory=factory)
@@ -151,6 +155,6 @@ def _expand_7z(payload: bytes, limits: ArchiveLimits) -> Expanded:
         KeyError,
         IndexError,
         TypeError,
-    ) as exc:
-        out.failed = f"7z archive cannot be read: {type(exc).__name__}: {exc}"
+    ):
+        out.failed = "7Z压缩包已损坏，无法解压"
     return out

@@ -14,7 +14,15 @@ from parsers import legacy
 from parsers.archives import ArchiveLimits, expand
 from parsers.charsets import decode_bytes
 from parsers.docx_reader import DocxContent, DocxError, read_docx
-from parsers.forms import FormRecord, extract_from_table, extract_from_text
+from parsers.forms import (
+    NAME_FIELDS,
+    FormRecord,
+    extract_from_table,
+    extract_from_text,
+    field_of,
+    is_header_row,
+    is_subtable_header,
+)
 from parsers.mime import html_to_text
 from parsers.sheets import SheetError, read_sheets
 from parsers.sniff import ARCHIVE_TYPES, IMAGE_TYPES, sniff
@@ -70,6 +78,7 @@ class Reading:
     words: WordCount | None = None
     children: list[Reading] = field(default_factory=list)
     depth: int = 0
+    technical: str = ""  # the library's own words on a failure, for the office, never for the province
 
     def walk(self) -> list[Reading]:
         out = [self]
@@ -89,9 +98,9 @@ def read_attachment(
     try:
         _read(reading, limits)
     except RecursionError:
-        reading.status, reading.detail = "unreadable", "document nested too deeply to read"
+        reading.status, reading.detail = "unreadable", "文件嵌套层次过深，无法读取"
     except MemoryError:
-        reading.status, reading.detail = "unreadable", "document too large to read in memory"
+        reading.status, reading.detail = "unreadable", "文件过大，无法读取"
     if reading.status == "parsed" and reading.text and reading.words is None and reading.role == "narrative":
         reading.words = count_words(reading.narrative_text or reading.text)
     return reading
@@ -104,7 +113,7 @@ def _default_name(kind: str) -> str:
 def _read(r: Reading, limits: ReadLimits) -> None:
     kind = r.type
     if kind == "empty":
-        r.status, r.detail = "unreadable", "the file is empty (0 bytes)"
+        r.status, r.detail = "unreadable", "文件为空（0字节）"
     elif kind == "docx":
         _read_docx_payload(r, r.payload)
     elif kind in ("doc", "wps", "rtf"):
@@ -119,11 +128,11 @@ def _read(r: Reading, limits: ReadLimits) -> None:
     elif kind == "pdf":
         _read_pdf(r)
     elif kind in IMAGE_TYPES:
-        r.status, r.role, r.detail = "scan_only", "scan", "image: kept and listed, not read"
+        r.status, r.role, r.detail = "scan_only", "scan", "图片文件：已收存，不作识别"
     elif kind in ARCHIVE_TYPES:
         _read_archive(r, limits)
     elif kind == "encrypted":
-        r.status, r.detail = "unreadable", "the Office file is password-protected: send it without a password"
+        r.status, r.detail = "unreadable", "文件设有密码，请发送不加密的文件"
     elif kind == "html" and r.filename.lower().endswith((".doc", ".wps")) and legacy.office_binary():
         _convert_then(r, "docx", limits, _read_docx_payload)  # a Word file saved as a web page: keep its tables
     elif kind == "html":
@@ -132,11 +141,19 @@ def _read(r: Reading, limits: ReadLimits) -> None:
     elif kind == "txt":
         _classify_text(r, decode_bytes(r.payload[: limits.max_text_chars]))
     elif kind == "eml":
-        r.status, r.detail = "skipped", "an attached e-mail message: kept in the archive"
+        r.status, r.detail = "skipped", "附带的邮件：已收存"
     elif kind in ("ole", "pptx"):
-        r.status, r.detail = "unreadable", f"unsupported document type ({kind})"
+        r.status, r.detail = "unreadable", f"不支持的文件类型（{kind.upper()}）"
     else:
-        r.status, r.detail = "unreadable", "unknown file type: not a Word, Excel, PDF, image or archive file"
+        r.status, r.detail = "unreadable", "无法识别的文件类型：不是Word、Excel、PDF、图片或压缩包"
+
+
+def _unreadable(r: Reading, exc: Exception) -> None:
+    """The reader's own words (Chinese, for people) as the detail; the cause kept for the office."""
+    r.status, r.detail = "unreadable", str(exc)
+    cause = exc.__cause__
+    if cause is not None:
+        r.technical = f"{type(cause).__name__}: {cause}"[:2000]
 
 
 class _Retry(Exception):
@@ -148,7 +165,7 @@ def _convert_then(r: Reading, target: str, limits: ReadLimits, then: object) -> 
     try:
         converted = legacy.convert(r.payload, src_ext, target, timeout=limits.convert_timeout)
     except legacy.ConversionError as exc:
-        r.status, r.detail = "unreadable", str(exc)
+        _unreadable(r, exc)
         return
     then(r, converted)  # type: ignore[operator]
 
@@ -160,7 +177,7 @@ def _read_docx_payload(r: Reading, payload: bytes) -> None:
     try:
         content = read_docx(payload)
     except DocxError as exc:
-        r.status, r.detail = "unreadable", str(exc)
+        _unreadable(r, exc)
         return
     _from_docx(r, content)
 
@@ -187,6 +204,12 @@ def _from_docx(r: Reading, content: DocxContent) -> None:
             elif shape == "fields" and records:
                 _merge_into(records[-1], found[0])
     r.records = records + list_records
+    if FORM_HINT.search(r.filename) or FORM_HINT.search(content.text[:500]):
+        # A form whose table was lost (flattened into paragraphs by a converter, or typed as
+        # "姓名：…" lines): names, kinds and ranks from the paragraphs, as for a PDF.
+        known = {(x.kind, x.name) for x in r.records}
+        loose = extract_from_text("\n".join(content.paragraphs), r.filename, source="form")
+        r.records.extend(x for x in loose if (x.kind, x.name) not in known)
     _assign_role(r, content)
 
 
@@ -236,7 +259,7 @@ def _classify_text(r: Reading, text: str) -> None:
     body = text.strip()
     if not body:
         r.role, r.status = "other", "parsed"
-        r.detail = r.detail or "no text in the document"
+        r.detail = r.detail or "文件中没有文字"
         return
     # No form or list was found in it: a 事迹/材料 file, or any long text not named as a form.
     if NARRATIVE_HINT.search(r.filename) or (len(re.sub(r"\s", "", body)) >= 150 and not FORM_HINT.search(r.filename)):
@@ -257,30 +280,52 @@ def _read_sheet_payload(r: Reading, payload: bytes, fmt: str) -> None:
     except SheetError as exc:
         if fmt == "xls" and exc.retry_with_conversion:
             raise _Retry() from exc
-        r.status, r.detail = "unreadable", str(exc)
+        _unreadable(r, exc)
         return
     texts = []
     for title, rows in sheets:
         texts.append("\n".join("\t".join(c for c in row if c) for row in rows))
-        context = [r.filename, title]
-        for i, row in enumerate(rows):
-            shape, found = extract_from_table(rows[i:], "\n".join(context))
-            if shape == "list":
-                r.records.extend(found)
-                break
-            line = " ".join(c for c in row if c)
-            if line:
-                context.append(line)
-            if i > 30:
-                break
-        else:
-            shape, found = extract_from_table(rows, "\n".join(context))
-            if shape == "form":
-                r.records.extend(found)
+        r.records.extend(_records_in_sheet(rows, [r.filename, title]))
     r.text = "\n".join(texts)
     _assign_role(r, None)
     if r.role == "narrative":
         r.role = "other"  # a spreadsheet is never a 事迹材料
+
+
+def _records_in_sheet(rows: list[list[str]], context: list[str]) -> list[FormRecord]:
+    """A list (a header row, then a row each) wherever its header is, else the forms laid out in
+    the sheet, each starting where a second name label appears. One pass over the rows."""
+    for i, row in enumerate(rows):
+        if is_header_row(row) and i + 1 < len(rows):
+            shape, found = extract_from_table(rows[i:], "\n".join(context[-6:]))
+            if shape == "list":
+                return found
+        line = " ".join(c for c in row if c)
+        if line and i < 30:
+            context.append(line)
+    records: list[FormRecord] = []
+    for segment in _form_segments(rows):
+        shape, found = extract_from_table(segment, "\n".join(context[:8]))
+        if shape == "form":
+            records.extend(found)
+        elif shape == "fields" and records:
+            _merge_into(records[-1], found[0])
+    return records
+
+
+def _form_segments(rows: list[list[str]]) -> list[list[list[str]]]:
+    segments: list[list[list[str]]] = [[]]
+    seen_name = False
+    for row in rows:
+        labels = {field_of(c) for c in row if c}
+        starts = bool(labels & NAME_FIELDS) and not is_subtable_header(row)
+        title = any(FORM_HINT.search(c) for c in row if c and len(c) < 60)
+        if seen_name and (starts or title):
+            segments.append([])
+            seen_name = False
+        segments[-1].append(row)
+        seen_name = seen_name or starts
+    return [s for s in segments if s]
 
 
 # --------------------------------------------------------------------------- PDF
@@ -292,10 +337,10 @@ def _read_pdf(r: Reading) -> None:
     try:
         text = pdf_text(r.payload)
     except PdfUnreadable as exc:
-        r.status, r.detail = "unreadable", str(exc)
+        _unreadable(r, exc)
         return
     if len(re.sub(r"\s", "", text)) < 20:
-        r.status, r.role, r.detail = "scan_only", "scan", "PDF holds only images (a scan): kept and listed, not read"
+        r.status, r.role, r.detail = "scan_only", "scan", "PDF为扫描图片：已收存，不作识别"
         return
     r.text = text
     if FORM_HINT.search(r.filename) or "推荐表" in text[:500]:
@@ -303,7 +348,7 @@ def _read_pdf(r: Reading) -> None:
     if r.records:
         kinds = {x.kind for x in r.records}
         r.role = f"{kinds.pop()}_form" if len(kinds) == 1 else "forms"
-        r.detail = "PDF form: names, kinds and ranks read from its text; opinions need the Word file"
+        r.detail = "PDF推荐表：已识别姓名（名称）和排序，意见栏请以Word电子版为准"
         return
     _classify_text(r, text)
 
@@ -314,14 +359,14 @@ def _read_pdf(r: Reading) -> None:
 def _read_archive(r: Reading, limits: ReadLimits) -> None:
     r.role = "archive"
     if r.depth >= limits.archive.depth:
-        r.status, r.detail = "unreadable", f"archive nested deeper than {limits.archive.depth} levels: not opened"
+        r.status, r.detail = "unreadable", f"压缩包嵌套超过 {limits.archive.depth} 层，未解压"
         return
     result = expand(r.payload, r.type, limits.archive)
     if result.failed:
         r.status, r.detail = "unreadable", result.failed
         return
     r.status = "expanded"
-    r.detail = "; ".join(result.problems)
+    r.detail = "；".join(result.problems)
     for member in result.members:
         child = read_attachment(member.name.rsplit("/", 1)[-1], "", member.payload, limits, r.depth + 1)
         child.filename = member.name

@@ -86,21 +86,21 @@ def read_docx(payload: bytes) -> DocxContent:
             name = _main_part(zf)
             info = zf.getinfo(name)
             if info.file_size > 200 * 1024 * 1024:
-                raise DocxError("document.xml expands beyond 200 MB")
+                raise DocxError("Word文件正文解压后超过 200 MB，无法读取")
             xml = zf.read(info)
     except DocxError:
         raise
     except KeyError as exc:
-        raise DocxError("not a Word document (no word/document.xml)") from exc
+        raise DocxError("不是Word文件（缺少正文部分）") from exc
     except ZIP_ERRORS as exc:
-        raise DocxError(f"damaged Word file: {exc}") from exc
+        raise DocxError("Word文件已损坏") from exc
     try:
         root = parse_xml(xml)
     except Exception as exc:  # lxml's XMLSyntaxError, without importing lxml here
-        raise DocxError(f"damaged Word file: {type(exc).__name__}: {exc}") from exc
+        raise DocxError("Word文件已损坏") from exc
     body = root.find(f"{W}body")
     if body is None:
-        raise DocxError("damaged Word file: the document has no body")
+        raise DocxError("Word文件已损坏（没有正文）")
     content = DocxContent()
     texts: list[str] = []
     _walk_blocks(body, content, texts, None)

@@ -50,7 +50,25 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "先进事迹",
         "主要表现",
     ),
-    "unit_name": ("单位名称", "单位全称", "集体名称", "推荐单位名称", "被推荐单位", "被推荐单位名称", "名称"),
+    "unit_name": ("单位名称", "单位全称", "集体名称", "推荐单位名称", "被推荐单位", "被推荐单位名称"),
+    # One column for both kinds, in lists that mix individuals and units.
+    "subject": (
+        "名称",
+        "姓名/单位名称",
+        "姓名或单位名称",
+        "单位名称/姓名",
+        "单位名称或姓名",
+        "个人姓名/单位名称",
+        "姓名/单位",
+        "单位/姓名",
+        "推荐对象",
+        "推荐对象名称",
+        "被推荐对象",
+        "被推荐对象名称",
+        "推荐对象姓名/单位名称",
+        "被推荐人/单位",
+        "被推荐人（单位）",
+    ),
     "address": ("单位地址", "地址", "通讯地址", "通信地址"),
     "head": ("单位负责人", "负责人", "主要负责人", "单位主要负责人"),
     "contact": ("联系人",),
@@ -60,7 +78,15 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
     "seq": ("序号", "编号"),
     "province": ("省份", "省(区、市)", "推荐省份", "地区", "省区市"),
     "remark": ("备注",),
+    # Labels of the other tables inside a form (family, résumé, training): never the nominee's.
+    "relation": ("称谓", "关系", "与本人关系", "家庭关系", "亲属关系", "与本人的关系"),
+    "period": ("起止时间", "起止年月", "起讫时间", "起止日期", "时间", "起止时间及培训内容"),
+    "training": ("培训内容", "培训项目", "培训单位", "学习培训内容", "培训机构"),
+    "age": ("年龄",),
 }
+
+SUBTABLE_FIELDS = frozenset({"relation", "period", "training"})
+NAME_FIELDS = frozenset({"name", "unit_name", "subject"})
 
 _LABEL_TO_FIELD: dict[str, str] = {}
 for _field, _labels in FIELD_LABELS.items():
@@ -86,11 +112,29 @@ def field_of(text: str) -> str | None:
     label = normalise_label(text)
     if not label:
         return None
-    found = _LABEL_TO_FIELD.get(label)
+    found = _LABEL_TO_FIELD.get(label) or _compound_label(label)
     if found:
         return found
     if label.endswith("意见") and len(label) <= 30:
         return OPINION
+    return None
+
+
+_LABEL_PREFIX = re.compile(r"^(被推荐人|被推荐对象|推荐对象|被推荐|推荐)")
+_LABEL_SPLIT = re.compile(r"[/／、或]|及")
+
+
+def _compound_label(label: str) -> str | None:
+    """``被推荐人姓名/单位名称``, ``个人姓名或集体名称``: a prefix dropped, alternatives looked up."""
+    bare = _LABEL_PREFIX.sub("", label)
+    if bare != label and bare in _LABEL_TO_FIELD:
+        return _LABEL_TO_FIELD[bare]
+    parts = [p for p in _LABEL_SPLIT.split(bare) if p]
+    if len(parts) < 2:
+        return None
+    found = {_LABEL_TO_FIELD.get(p) or _LABEL_TO_FIELD.get(_LABEL_PREFIX.sub("", p)) for p in parts}
+    if {"name", "unit_name"} <= found or "subject" in found and found & {"name", "unit_name"}:
+        return "subject"
     return None
 
 
@@ -118,7 +162,7 @@ class FormRecord:
     rank: int | None
     fields: dict[str, str] = field(default_factory=dict)
     opinions: list[Opinion] = field(default_factory=list)
-    source: str = "form"  # form | list
+    source: str = "form"  # form | list | pdf (names, kinds and ranks from flattened text)
 
 
 # --------------------------------------------------------------------------- tables
@@ -169,13 +213,54 @@ def _label_pairs(row: Row) -> list[tuple[str, str, str | None]]:
 
 
 def is_header_row(row: Row) -> bool:
+    """The header row of a list of nominees (never of a family or résumé table inside a form)."""
     cells = [c for c in row if c.strip()]
     if len(cells) < 2:
         return False
     labels = [c for c in cells if field_of(c) is not None]
     fields = {field_of(c) for c in labels}
-    has_name = bool(fields & {"name", "unit_name"})
+    if fields & SUBTABLE_FIELDS:
+        return False
+    has_name = bool(fields & NAME_FIELDS)
     return has_name and len(labels) >= 2 and len(labels) >= 0.8 * len(cells)
+
+
+def is_subtable_header(row: Row) -> bool:
+    """A row that heads a table about other people or periods: 称谓/姓名/年龄…, 起止时间/培训内容…"""
+    return any(field_of(c) in SUBTABLE_FIELDS for c in row if c.strip())
+
+
+_UNIT_ENDING = re.compile(
+    r"(局|分局|所|中心|委员会|工委|党委|党组|党支部|支部|总支|公司|协会|商会|队|站|科|办公室|办|处|院|厅|部|联合会|集团|市场|园区)$"
+)
+
+
+def guess_kind(name: str) -> str:
+    """个人 or 单位 from the name alone, where no column or title says: a unit's name says what it is."""
+    compact = _SPACE.sub("", name)
+    if _UNIT_ENDING.search(compact) or len(compact) > 6:
+        return "unit"
+    return "individual"
+
+
+# Rows under a list that are not nominees: notes, who filled it in, dates, seals.
+_NOTE_ROW = re.compile(
+    r"^(注|说明|备注|填报人|填表人|制表人|审核人|经办人|联系人|联系电话|填报单位|报送单位|填报日期|填表日期|日期|盖章|"
+    r"单位（盖章）|单位\(盖章\)|负责人|签字|合计|总计|小计)"
+)
+
+
+def _not_a_name(name: str) -> bool:
+    compact = _SPACE.sub("", name)
+    return (
+        not compact
+        or bool(_NOTE_ROW.match(compact))
+        or "：" in compact
+        or ":" in compact
+        or bool(re.search(r"\d{2,4}年", compact))
+        or field_of(compact) is not None
+        or not re.search(r"[\u4e00-\u9fffA-Za-z]", compact)
+    )
 
 
 def parse_rank(text: str | None) -> int | None:
@@ -245,14 +330,28 @@ def _values_row(row: Row) -> bool:
 def _read_form(rows: list[Row], context: str) -> FormRecord | None:
     fields: dict[str, str] = {}
     opinions: list[Opinion] = []
+    sub_fields: set[str] = set()
     for row in rows:
-        for f, label, value in _label_pairs(row):
+        if is_subtable_header(row):
+            sub_fields = {f for c in row if (f := field_of(c))}
+            continue
+        pairs = _label_pairs(row)
+        if sub_fields:
+            # Inside a family or résumé table: its rows are values; a label it does not have ends it.
+            if not any(f not in sub_fields for f, _, _ in pairs if f):
+                continue
+            sub_fields = set()
+        for f, label, value in pairs:
             if f == OPINION:
                 opinions.append(Opinion(normalise_label(label), (value or "").strip(), opinion_kind(label)))
             elif f and f not in fields:
                 fields[f] = (value or "").strip()
+    fields = {k: v for k, v in fields.items() if k not in SUBTABLE_FIELDS and k != "age"}
     if not fields and not opinions:
         return None
+    subject = fields.pop("subject", "")
+    if subject and "name" not in fields and "unit_name" not in fields:
+        fields["unit_name" if guess_kind(subject) == "unit" else "name"] = subject
     keys = set(fields)
     # The fields decide when they can; the title around the table only when they cannot.
     if "name" in keys and keys & INDIVIDUAL_HINTS:
@@ -283,10 +382,13 @@ def _read_list(header: Row, rows: list[Row], context: str) -> list[FormRecord]:
         if f and f not in columns:
             columns[f] = i
     # The columns decide when they can (姓名 → individuals, 单位名称 → units); the title otherwise.
-    if "name" in columns and "unit_name" not in columns:
+    names = columns.keys() & NAME_FIELDS
+    if names == {"name"}:
         default_kind: str | None = "individual"
-    elif "unit_name" in columns and "name" not in columns and _kind_from_text(context) != "individual":
+    elif names == {"unit_name"} and _kind_from_text(context) != "individual":
         default_kind = "unit"
+    elif "subject" in names or names == {"name", "unit_name"}:
+        default_kind = None  # a column or the name itself says, row by row
     else:
         default_kind = _kind_from_text(context)
     records: list[FormRecord] = []
@@ -295,6 +397,8 @@ def _read_list(header: Row, rows: list[Row], context: str) -> list[FormRecord]:
         if is_header_row(row):
             columns = {f: i for i, c in enumerate(row) if (f := field_of(c))}
             continue
+        if is_subtable_header(row):
+            break
         cells = [c.strip() for c in row]
         nonempty = [c for c in cells if c]
         if len(nonempty) == 1:
@@ -310,15 +414,23 @@ def _read_list(header: Row, rows: list[Row], context: str) -> list[FormRecord]:
 
         kind = _row_kind(get("kind")) or section_kind or ""
         if kind == "unit":
-            name = get("unit_name") or get("name")
+            name = get("unit_name") or get("subject") or get("name")
+        elif kind == "individual":
+            name = get("name") or get("subject") or get("unit_name")
+        elif get("name") and not get("unit_name"):
+            name, kind = get("name"), "individual"
+        elif get("unit_name") and not get("name"):
+            name, kind = get("unit_name"), "unit"
         else:
-            name = get("name") or get("unit_name")
-            if not kind:
-                kind = "unit" if not get("name") else "individual"
-        name = clean_name(name)
-        if not name or name in ("合计", "总计", "小计") or field_of(name):
+            name = get("subject") or get("name") or get("unit_name")
+            kind = guess_kind(name) if name else ""
+        first = nonempty[0] if nonempty else ""
+        if _NOTE_ROW.match(_SPACE.sub("", first)) and not re.fullmatch(r"\d+", first):
             continue
-        fields = {f: get(f) for f in columns if get(f)}
+        name = clean_name(name)
+        if _not_a_name(name):
+            continue
+        fields = {f: get(f) for f in columns if get(f) and f != "subject"}
         records.append(FormRecord(kind=kind, name=name, rank=parse_rank(get("rank")), fields=fields, source="list"))
     return records
 
@@ -352,18 +464,35 @@ _TEXT_RANK = re.compile(r"推\s*荐\s*排\s*序\s*[:：]?\s*(第?[0-9０-９一�
 _TEXT_TITLE = re.compile(r"(个人|单位)推荐表")
 
 
-def extract_from_text(text: str, context: str = "") -> list[FormRecord]:
+# Labels that end a value when a table was flattened into one line ("姓名王喆性别男…"): the long
+# ones, and the short ones no name or unit name contains.
+_CUT_LABELS = sorted(
+    {lb for labels in FIELD_LABELS.values() for lb in labels if len(lb) >= 3 and "/" not in lb}
+    | {"性别", "民族", "姓名", "排序", "电话", "职务", "职称", "学历", "手机"},
+    key=len,
+    reverse=True,
+)
+_CUT = re.compile("|".join(re.escape(x) for x in _CUT_LABELS) + r"|意见")
+
+
+def _cut_at_label(value: str) -> str:
+    m = _CUT.search(value)
+    return value[: m.start()] if m else value
+
+
+def extract_from_text(text: str, context: str = "", source: str = "pdf") -> list[FormRecord]:
     """Forms whose table was flattened to text (a PDF): one record per 姓名/单位名称 label with a value.
 
     Only the name, the kind and the rank are read; opinions and other fields need the table.
     """
     marks: list[tuple[int, str, str]] = []
     for m in _TEXT_NAME.finditer(text):
-        if field_of(m.group(1)) is None:
-            marks.append((m.start(), "individual", m.group(1)))
+        value = _cut_at_label(m.group(1))
+        if len(value) >= 2 and field_of(value) is None:
+            marks.append((m.start(), "individual", value))
     for m in _TEXT_UNIT.finditer(text):
-        value = m.group(1)
-        if field_of(value) is None and not _TEXT_NAME.match(value):
+        value = _cut_at_label(m.group(1))
+        if len(value) >= 4 and field_of(value) is None and not _TEXT_NAME.match(value):
             marks.append((m.start(), "unit", value))
     marks.sort()
     records = []
@@ -384,7 +513,7 @@ def extract_from_text(text: str, context: str = "") -> list[FormRecord]:
                 rank=parse_rank(rank.group(1)) if rank else None,
                 fields={},
                 opinions=[],
-                source="form",
+                source=source,
             )
         )
     return records

@@ -41,7 +41,7 @@ def convert(payload: bytes, source_ext: str, target: str, *, timeout: float = 12
     """Convert ``payload`` (a file of type ``source_ext``) to ``target`` ("docx" or "xlsx")."""
     binary = office_binary()
     if binary is None:
-        raise ConversionError(f"LibreOffice is not installed: the .{source_ext} file cannot be converted")
+        raise ConversionError(f"本系统未安装文档转换组件，{source_ext.upper()}文件暂无法读取，已收存")
     with _SLOTS, tempfile.TemporaryDirectory(prefix="intake-convert-") as tmp:
         work = Path(tmp)
         src = work / f"input.{source_ext}"
@@ -75,13 +75,13 @@ def convert(payload: bytes, source_ext: str, target: str, *, timeout: float = 12
             )
         except subprocess.TimeoutExpired as exc:
             raise ConversionError(
-                f"LibreOffice did not finish converting the .{source_ext} file in {timeout:.0f} s"
+                f"{source_ext.upper()}文件转换超时（{timeout:.0f} 秒），已收存"
             ) from exc
         except OSError as exc:
-            raise ConversionError(f"LibreOffice could not be started: {exc.strerror}") from exc
+            raise ConversionError(f"文档转换组件无法启动，{source_ext.upper()}文件暂无法读取，已收存") from exc
         result = out / f"input.{target}"
         if not result.exists() or result.stat().st_size == 0:
             err = (proc.stderr or proc.stdout or b"").decode("utf-8", "replace").strip().splitlines()
             why = err[-1] if err else f"exit code {proc.returncode}"
-            raise ConversionError(f"LibreOffice could not read the .{source_ext} file ({why})")
+            raise ConversionError(f"{source_ext.upper()}文件无法打开，可能已损坏") from ConversionError(why)
         return result.read_bytes()

@@ -22,9 +22,9 @@ def pdf_text(payload: bytes) -> str:
         if reader.is_encrypted:
             try:
                 if not reader.decrypt(""):
-                    raise PdfUnreadable("the PDF is password-protected: send it without a password")
+                    raise PdfUnreadable("PDF文件设有密码，请发送不加密的文件")
             except (FileNotDecryptedError, NotImplementedError) as exc:
-                raise PdfUnreadable("the PDF is password-protected: send it without a password") from exc
+                raise PdfUnreadable("PDF文件设有密码，请发送不加密的文件") from exc
         parts = []
         for i, page in enumerate(reader.pages):
             if i >= MAX_PAGES:
@@ -46,4 +46,4 @@ def pdf_text(payload: bytes) -> str:
         ZeroDivisionError,
         AssertionError,
     ) as exc:
-        raise PdfUnreadable(f"damaged PDF: {type(exc).__name__}: {exc}") from exc
+        raise PdfUnreadable("PDF文件已损坏") from exc

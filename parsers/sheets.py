@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import zipfile
 
-MAX_ROWS = 5000
+MAX_ROWS = 10000  # rows holding anything; empty and merely formatted rows are passed over
 MAX_COLS = 60
 
 
@@ -41,20 +41,22 @@ def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
     try:
         wb = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-        raise SheetError(f"damaged Excel file: {exc}") from exc
+        raise SheetError("Excel文件已损坏") from exc
     except Exception as exc:  # XML errors from the parser underneath
-        raise SheetError(f"damaged Excel file: {type(exc).__name__}: {exc}") from exc
+        raise SheetError("Excel文件已损坏") from exc
     out = []
     try:
         for ws in wb.worksheets:
             rows: list[list[str]] = []
-            for i, row in enumerate(ws.iter_rows(values_only=True, max_col=MAX_COLS)):
-                if i >= MAX_ROWS:
-                    break
+            for row in ws.iter_rows(values_only=True, max_col=MAX_COLS):
+                if not any(v is not None and v != "" for v in row):
+                    continue
                 rows.append([_cell_text(v) for v in row])
+                if len(rows) >= MAX_ROWS:
+                    break
             out.append((ws.title, rows))
     except Exception as exc:
-        raise SheetError(f"damaged Excel file: {type(exc).__name__}: {exc}") from exc
+        raise SheetError("Excel文件已损坏") from exc
     finally:
         wb.close()
     return out
@@ -66,14 +68,16 @@ def _read_xls(payload: bytes) -> list[tuple[str, list[list[str]]]]:
     try:
         book = xlrd.open_workbook(file_contents=payload, on_demand=True)
     except xlrd.biffh.XLRDError as exc:
-        raise SheetError(f"xls not readable by xlrd: {exc}", retry_with_conversion=True) from exc
+        raise SheetError("Excel 97文件无法直接读取", retry_with_conversion=True) from exc
     except (ValueError, IndexError, KeyError, AssertionError, OSError, UnicodeError, TypeError) as exc:
-        raise SheetError(f"damaged .xls file: {exc}", retry_with_conversion=True) from exc
+        raise SheetError("XLS文件已损坏", retry_with_conversion=True) from exc
     out = []
     try:
         for sheet in book.sheets():
             rows = []
-            for r in range(min(sheet.nrows, MAX_ROWS)):
+            for r in range(sheet.nrows):
+                if len(rows) >= MAX_ROWS:
+                    break
                 values = []
                 for c in range(min(sheet.ncols, MAX_COLS)):
                     cell = sheet.cell(r, c)
@@ -84,11 +88,12 @@ def _read_xls(payload: bytes) -> list[tuple[str, list[list[str]]]]:
                         except (ValueError, OverflowError):
                             pass
                     values.append(_cell_text(cell.value))
-                rows.append(values)
+                if any(values):
+                    rows.append(values)
             # Merged cells: xlrd leaves the covered cells empty, which is what a title row wants.
             out.append((sheet.name, rows))
     except (ValueError, IndexError, KeyError, AssertionError, UnicodeError) as exc:
-        raise SheetError(f"damaged .xls file: {exc}", retry_with_conversion=True) from exc
+        raise SheetError("XLS文件已损坏", retry_with_conversion=True) from exc
     finally:
         book.release_resources()
     return out

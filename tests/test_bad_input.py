@@ -218,7 +218,7 @@ def test_corrupt_attachments_flagged_and_kept(make_settings, tmp_path: Path) -> 
     assert result.failed == 0
     with store.session() as repo:
         (m,) = repo.all_messages()
-        unreadable = sorted(f.detail.split(":")[0] for f in m.flags if f.code == "attachment_unreadable")
+        unreadable = sorted(f.detail.split("：")[0] for f in m.flags if f.code == "attachment_unreadable")
         assert unreadable == ["加密.docx", "坏.docx", "材料.rar"]
         assert [n.name for n in m.nominees] == ["王喆"]
         for a in m.attachments:

@@ -417,7 +417,7 @@ def test_zip_bomb_is_bounded() -> None:
     limits = ReadLimits(archive=ArchiveLimits(total_bytes=5 * 1024 * 1024))
     reading = read_attachment("bomb.zip", "", buf.getvalue(), limits)
     assert reading.children == []
-    assert "beyond" in reading.detail
+    assert "解压后超过" in reading.detail
 
 
 def test_truncated_zip_and_encrypted_office_file() -> None:
@@ -425,10 +425,10 @@ def test_truncated_zip_and_encrypted_office_file() -> None:
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("a.txt", "x" * 1000)
     r = read_attachment("a.zip", "", buf.getvalue()[:40])
-    assert r.status == "unreadable" and "zip" in r.detail
+    assert r.status == "unreadable" and "ZIP" in r.detail
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + "EncryptedPackage".encode("utf-16-le")
     r = read_attachment("加密.docx", "", ole)
-    assert r.status == "unreadable" and "password" in r.detail
+    assert r.status == "unreadable" and "密码" in r.detail
 
 
 def test_images_and_image_only_pdf_are_scan_only() -> None:
@@ -487,7 +487,7 @@ def test_garbage_doc_is_unreadable_not_dropped() -> None:
     _office()
     junk = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50 + "WordDocument".encode("utf-16-le") + b"\x01" * 500
     reading = read_attachment("坏文件.doc", "", junk)
-    assert reading.status == "unreadable" and "LibreOffice" in reading.detail
+    assert reading.status == "unreadable" and "DOC文件无法打开" in reading.detail and reading.technical
 
 
 def test_columns_decide_the_kind_over_the_title_around_the_table() -> None:
