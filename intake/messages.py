@@ -12,8 +12,8 @@ from intake.errors import ConfigError
 
 FLAG_TEXT: dict[str, tuple[str, str]] = {
     "late": ("逾期报送", "报送时间晚于截止时间，请与总局非公党建办联系说明情况"),
-    "over_quota_individuals": ("个人超出名额", "推荐个人超过分配名额，请注明排序"),
-    "over_quota_units": ("单位超出名额", "推荐单位超过分配名额，请注明排序"),
+    "over_quota_individuals": ("个人超出名额", "推荐个人超过分配名额，按所注排序择优，超出部分作为备选"),
+    "over_quota_units": ("单位超出名额", "推荐单位超过分配名额，按所注排序择优，超出部分作为备选"),
     "ranking_missing": ("超名额未排序", "超过分配名额的，请在推荐表或汇总表中注明排序（1、2、3……，不重复、不间断）"),
     "narrative_too_long": ("事迹材料超长", "事迹材料不超过规定字数（按Word字数统计），请压缩后重新报送"),
     "narrative_missing": ("缺少事迹材料", "请补报该推荐对象的事迹材料，文件名或标题中注明姓名/单位名称"),
@@ -38,7 +38,10 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
 }
 
 # Flags that are news for the province but nothing it must fix.
-INFORMATIONAL = frozenset({"supersedes_earlier"})
+INFORMATIONAL = frozenset({"supersedes_earlier", "over_quota_individuals", "over_quota_units"})
+
+# Not a flag: what a receipt says when the province could not be told from the mail.
+PROVINCE_UNKNOWN = ("未能确定报送省份", "请在邮件主题中注明省（区、市）名称后重新发送")
 
 KIND_TEXT = {"individual": "个人", "unit": "单位"}
 ROLE_TEXT = {
@@ -50,6 +53,23 @@ ROLE_TEXT = {
     "archive": "压缩包",
     "scan": "扫描件",
     "other": "其他",
+}
+CLASSIFICATION_TEXT = {
+    "submission": "报送材料",
+    "auto_reply": "自动回复",
+    "bounce": "退信",
+    "unrelated": "无关邮件",
+    "duplicate": "重复邮件",
+    "new": "待处理",
+    "processing": "处理中",
+    "failed": "处理失败",
+}
+RECEIPT_TEXT = {
+    "queued": "待发送",
+    "sending": "发送中",
+    "sent": "已发送",
+    "failed": "发送失败",
+    "suppressed": "不发送",
 }
 STATUS_TEXT = {
     "parsed": "已识别",
@@ -67,8 +87,19 @@ def labels(kind: str, key: str) -> str:
         "kind": KIND_TEXT,
         "role": ROLE_TEXT,
         "status": STATUS_TEXT,
+        "classification": CLASSIFICATION_TEXT,
+        "receipt": RECEIPT_TEXT,
     }[kind]
     return table.get(key, key)
+
+
+def deadline_phrase(days_left: int) -> str:
+    """Days to the deadline as an office says it: never a negative count."""
+    if days_left > 0:
+        return f"距报送截止还有 {days_left} 天"
+    if days_left == 0:
+        return "今天为报送截止日"
+    return f"报送截止已逾期 {-days_left} 天"
 
 
 @lru_cache(maxsize=8)

@@ -174,15 +174,14 @@ def build_receipt(repo: Repo, message: Message, receipt: Receipt, settings: Sett
     report = message_report(repo, message, settings)
     context = {
         **report,
-        "reference": receipt_reference(receipt),
+        "reference": receipt_reference(receipt, settings),
         "now": now.astimezone(settings.campaign.tz),
         "labels": labels,
     }
     text = render_template(settings, "receipt.txt.j2", context)
     html = render_template(settings, "receipt.html.j2", context)
     msg = EmailMessage()
-    subject = message.subject or "（无主题）"
-    msg["Subject"] = f"回执：{subject}"
+    msg["Subject"] = f"回执：{_header_text(report['subject'], 200)}"
     name, addr = parseaddr(settings.smtp.sender)
     msg["From"] = formataddr((name, addr))
     msg["To"] = receipt.to_addr
@@ -200,9 +199,17 @@ def build_receipt(repo: Repo, message: Message, receipt: Receipt, settings: Sett
     return msg
 
 
-def receipt_reference(receipt: Receipt) -> str:
-    created = receipt.created_at or datetime.now(UTC)
+def receipt_reference(receipt: Receipt, settings: Settings) -> str:
+    """HZ, the day the receipt was made in the campaign's time zone (Beijing), the message's number."""
+    created = (receipt.created_at or datetime.now(UTC)).astimezone(settings.campaign.tz)
     return f"HZ{created:%Y%m%d}-{receipt.message_pk:05d}"
+
+
+def _header_text(text: str, limit: int) -> str:
+    """Text from mail made fit for a header we write: one line, no control characters, cut."""
+    clean = "".join(ch if ch.isprintable() else " " for ch in text)
+    clean = " ".join(clean.split())
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def make_mailer(settings: Settings) -> Mailer:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from intake.messages import labels
+from intake.messages import INFORMATIONAL, PROVINCE_UNKNOWN, labels
 from intake.settings import Settings
 from store.repo import Message, Repo
 
@@ -17,14 +18,17 @@ def local(dt: datetime | None, settings: Settings) -> datetime | None:
 
 
 def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str, Any]:
+    """What one message's receipt says. Every problem shown anywhere in it (an unreadable file, a
+    nominee's flag, nothing recognised, the province unknown) is also listed under ``problems``;
+    ``notices`` carries what the province should know but need not fix."""
     province = settings.province(message.province_code)
     standing = province_standing(repo, settings, message.province_code)
+    entries = [problem_entry(f.code, f.detail) for f in message.flags]
     nominees = []
-    problems = [problem_entry(f.code, f.detail) for f in message.flags]
     for n in message.nominees:
         nominees.append(
             {
-                "name": n.name,
+                "name": display_name(n.name),
                 "kind": labels("kind", n.kind),
                 "rank": n.rank,
                 "current": n.current,
@@ -32,13 +36,18 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
                 "flags": [labels("flag", f.code) for f in n.flags],
             }
         )
-        problems.extend(problem_entry(f.code, f.detail, n.name) for f in n.flags)
+        entries.extend(problem_entry(f.code, f.detail, display_name(n.name)) for f in n.flags)
     for f in repo.province_flags(message.province_code or ""):
         if f.code in ("over_quota_individuals", "over_quota_units", "ranking_missing"):
-            problems.append(problem_entry(f.code, f.detail))
+            entries.append(problem_entry(f.code, f.detail))
+    if province is None:
+        label, advice = PROVINCE_UNKNOWN
+        entries.append({"code": "", "label": label, "detail": "", "advice": advice, "who": ""})
+    problems = [e for e in entries if e["code"] not in INFORMATIONAL]
+    notices = [e for e in entries if e["code"] in INFORMATIONAL]
     attachments = [
         {
-            "filename": a.filename,
+            "filename": display_name(a.filename),
             "type": a.type,
             "role": labels("role", a.role),
             "status": labels("status", a.status),
@@ -46,18 +55,32 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
         }
         for a in message.attachments
     ]
+    deadline = settings.campaign.deadline.astimezone(settings.campaign.tz)
+    received = local(message.received_at, settings)
     return {
         "message": message,
-        "received_at": local(message.received_at, settings),
+        "subject": display_name(message.subject or "") or "（无主题）",
+        "received_at": received,
+        "late": received is not None and received > deadline,
         "province": province,
         "standing": standing,
         "attachments": attachments,
         "nominees": nominees,
         "problems": problems,
-        "deadline": settings.campaign.deadline.astimezone(settings.campaign.tz),
+        "notices": notices,
+        "deadline": deadline,
         "campaign": settings.campaign,
         "narrative_limit": settings.campaign.narrative_limit,
     }
+
+
+def display_name(text: str) -> str:
+    """A name from mail as shown to people: one line, no control or bidi-override characters."""
+    text = _INVISIBLE.sub("", text or "")
+    return " ".join(text.split())
+
+
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
 def problem_entry(code: str, detail: str, who: str = "") -> dict[str, str]:

@@ -11,7 +11,7 @@ from email.message import Message
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
-from intake.messages import labels, render_template
+from intake.messages import deadline_phrase, labels, render_template
 from intake.report import local, problem_entry
 from intake.settings import Settings
 from store.repo import Repo
@@ -114,12 +114,12 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
                 "received": received,
                 "from": m.from_addr,
                 "subject": m.subject,
-                "classification": m.classification,
+                "classification": labels("classification", m.classification or m.state),
                 "province": settings.province(m.province_code).name if settings.province(m.province_code) else "",
                 "attachments": len(m.attachments),
                 "nominees": len(m.nominees),
                 "flags": "、".join(labels("flag", f.code) for f in m.flags),
-                "receipt": m.receipt.state if m.receipt else "",
+                "receipt": labels("receipt", m.receipt.state) if m.receipt else "",
                 "receipt_to": m.receipt.to_addr if m.receipt else "",
             }
         )
@@ -191,7 +191,7 @@ def print_summary(summary: Summary) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"推荐材料接收情况日报 {summary.day.isoformat()}（截止还有 {summary.days_left} 天）")
+    t = Table(title=f"推荐材料接收情况日报 {summary.day.isoformat()}（{deadline_phrase(summary.days_left)}）")
     for col in ("省份", "个人 收到/名额", "单位 收到/名额", "情况", "逾期", "问题", "最后来件", "回执 发/败", "新到"):
         t.add_column(col)
     for r in summary.rows:
@@ -224,16 +224,35 @@ def print_summary(summary: Summary) -> None:
 # --------------------------------------------------------------------------- workbook
 
 
+WORKBOOK_FONT = "宋体"
+
+
 def write_workbook(summary: Summary) -> bytes:
+    """Five sheets that print on A4: a title and the header row on every page, long text wrapped,
+    one font; the two charts on a sheet of their own, one to a page."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.pagebreak import Break
 
     wb = Workbook()
-    bold = Font(bold=True)
+    plain, bold = Font(name=WORKBOOK_FONT, size=10), Font(name=WORKBOOK_FONT, size=10, bold=True)
     problem_fill = PatternFill("solid", fgColor="FFC7CE")
     header_fill = PatternFill("solid", fgColor="DDEBF7")
+    wrap = Alignment(wrap_text=True, vertical="top")
+    number = Alignment(horizontal="center", vertical="top")
+    heading = f"推荐材料接收情况日报（{summary.day.isoformat()}）"
+
+    def page_setup(ws: Any, landscape: bool = True) -> None:
+        ws.page_setup.orientation = "landscape" if landscape else "portrait"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_margins.left = ws.page_margins.right = 0.5
+        ws.page_margins.top = ws.page_margins.bottom = 0.75
+        ws.oddHeader.center.text = heading
+        ws.oddHeader.center.font = WORKBOOK_FONT
+        ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+        ws.oddFooter.center.font = WORKBOOK_FONT
 
     def sheet(
         ws: Any,
@@ -244,25 +263,34 @@ def write_workbook(summary: Summary) -> bytes:
         problem_col: int | None = None,
     ) -> None:
         ws.title = title
+        last = get_column_letter(len(headers))
+        ws.append([f"{heading}　{title}"])
+        ws.merge_cells(f"A1:{last}1")
+        ws["A1"].font = Font(name=WORKBOOK_FONT, size=14, bold=True)
+        ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
+        ws.row_dimensions[1].height = 24
         ws.append(headers)
-        for cell in ws[1]:
+        for cell in ws[2]:
             cell.font, cell.fill = bold, header_fill
             cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         for row in rows:
             ws.append(row)
-            if problem_col is not None and row[problem_col]:
-                for cell in ws[ws.max_row]:
+            flagged = problem_col is not None and row[problem_col]
+            for cell in ws[ws.max_row]:
+                cell.font = plain
+                cell.alignment = number if isinstance(cell.value, int | float) else wrap
+                if flagged:
                     cell.fill = problem_fill
         for i, w in enumerate(widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = w
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(ws.max_row, 1)}"
-        ws.page_setup.orientation = "landscape"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.freeze_panes = "A3"
+        ws.auto_filter.ref = f"A2:{last}{max(ws.max_row, 2)}"
+        page_setup(ws)
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_title_rows = "1:1"
+        ws.print_title_rows = "1:2"
+        ws.print_options.horizontalCentered = True
 
     def when(dt: datetime | None) -> str:
         return dt.strftime("%Y-%m-%d %H:%M") if dt else ""
@@ -303,10 +331,10 @@ def write_workbook(summary: Summary) -> bytes:
             "新到邮件",
         ],
         rows,
-        [16, 9, 9, 9, 9, 14, 6, 8, 17, 9, 9, 9],
+        [16, 9, 9, 9, 9, 16, 6, 8, 17, 9, 9, 9],
         problem_col=None,
     )
-    for i, r in enumerate(summary.rows, start=2):
+    for i, r in enumerate(summary.rows, start=3):
         if r.late or r.problems or r.individuals > r.quota_individuals or r.units > r.quota_units:
             for cell in ws[i]:
                 cell.fill = problem_fill
@@ -317,7 +345,7 @@ def write_workbook(summary: Summary) -> bytes:
             summary.total_individuals,
             summary.total_quota_units,
             summary.total_units,
-            f"距截止 {summary.days_left} 天",
+            deadline_phrase(summary.days_left),
             "",
             sum(r.problems for r in summary.rows),
             "",
@@ -328,26 +356,7 @@ def write_workbook(summary: Summary) -> bytes:
     )
     for cell in ws[ws.max_row]:
         cell.font = bold
-    ws.oddHeader.center.text = f"推荐材料接收情况日报 {summary.day.isoformat()}"
-    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
-    n = len(summary.rows)
-    chart = BarChart()
-    chart.type = "col"
-    chart.title = "各省收到与名额（个人）"
-    chart.y_axis.title = "人数"
-    data = Reference(ws, min_col=2, max_col=3, min_row=1, max_row=n + 1)
-    cats = Reference(ws, min_col=1, min_row=2, max_row=n + 1)
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(cats)
-    chart.width, chart.height = 32, 9
-    ws.add_chart(chart, f"A{n + 5}")
-    units_chart = BarChart()
-    units_chart.type = "col"
-    units_chart.title = "各省收到与名额（单位）"
-    units_chart.add_data(Reference(ws, min_col=4, max_col=5, min_row=1, max_row=n + 1), titles_from_data=True)
-    units_chart.set_categories(cats)
-    units_chart.width, units_chart.height = 32, 9
-    ws.add_chart(units_chart, f"A{n + 25}")
+        cell.alignment = number if isinstance(cell.value, int | float) else wrap
 
     sheet(
         wb.create_sheet(),
@@ -379,7 +388,7 @@ def write_workbook(summary: Summary) -> bytes:
             ]
             for x in summary.nominees
         ],
-        [14, 6, 24, 6, 30, 9, 12, 24, 17, 30],
+        [12, 6, 24, 6, 30, 9, 9, 22, 17, 30],
         problem_col=7,
     )
     sheet(
@@ -390,7 +399,7 @@ def write_workbook(summary: Summary) -> bytes:
             [p["province"], p["who"], p["label"], p["detail"], p["advice"], p["subject"], when(p["received"])]
             for p in summary.problems
         ],
-        [14, 18, 14, 36, 44, 30, 17],
+        [12, 18, 14, 36, 44, 30, 17],
         problem_col=2,
     )
     sheet(
@@ -412,12 +421,37 @@ def write_workbook(summary: Summary) -> bytes:
             ]
             for m in summary.messages
         ],
-        [17, 28, 36, 11, 14, 7, 9, 24, 9, 28],
+        [17, 28, 36, 10, 12, 7, 9, 24, 9, 28],
         problem_col=7,
     )
+
+    # The charts on a sheet of their own, one to an A4 page: never over the table, never split.
+    charts = wb.create_sheet("图表")
+    page_setup(charts)
+    charts["A1"] = f"{heading}　各省收到与名额"
+    charts["A1"].font = Font(name=WORKBOOK_FONT, size=14, bold=True)
+    n = len(summary.rows)
+    cats = Reference(ws, min_col=1, min_row=3, max_row=n + 2)
+    for i, (title, first_col) in enumerate((("个人：收到与名额", 2), ("单位：收到与名额", 4))):
+        chart = BarChart()
+        chart.type = "col"
+        chart.title = title
+        chart.y_axis.title = "人数" if first_col == 2 else "个数"
+        chart.add_data(
+            Reference(ws, min_col=first_col, max_col=first_col + 1, min_row=2, max_row=n + 2), titles_from_data=True
+        )
+        chart.set_categories(cats)
+        chart.width, chart.height = CHART_CM
+        charts.add_chart(chart, f"A{2 + i * CHART_PAGE_ROWS}")
+    charts.row_breaks.append(Break(id=CHART_PAGE_ROWS))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# Each chart fills one landscape A4 page: 25 × 14 cm, and a page is 32 rows of the default height.
+CHART_CM = (25.0, 14.0)
+CHART_PAGE_ROWS = 32
 
 
 # --------------------------------------------------------------------------- mail
@@ -442,7 +476,9 @@ def summary_mail(summary: Summary, settings: Settings, workbook: bytes) -> Messa
     msg["Message-ID"] = make_msgid(idstring=f"summary-{summary.day.isoformat()}", domain=addr.rsplit("@", 1)[-1])
     msg["Auto-Submitted"] = "auto-generated"
     late = [r.name for r in summary.rows if r.late]
-    body = render_template(settings, "summary.txt.j2", {"s": summary, "late": late})
+    body = render_template(
+        settings, "summary.txt.j2", {"s": summary, "late": late, "deadline_phrase": deadline_phrase(summary.days_left)}
+    )
     msg.attach(MIMEText(body, "plain", "utf-8"))
     # The filename as an RFC 2047 word in quotes: what QQ Mail, 163/126 webmail and Outlook all read.
     encoded = Header(workbook_filename(summary), "utf-8").encode()

@@ -133,7 +133,7 @@ def _compound_label(label: str) -> str | None:
     if len(parts) < 2:
         return None
     found = {_LABEL_TO_FIELD.get(p) or _LABEL_TO_FIELD.get(_LABEL_PREFIX.sub("", p)) for p in parts}
-    if {"name", "unit_name"} <= found or "subject" in found and found & {"name", "unit_name"}:
+    if {"name", "unit_name"} <= found or ("subject" in found and found & {"name", "unit_name"}):
         return "subject"
     return None
 
@@ -458,7 +458,7 @@ def _section_kind(text: str) -> str | None:
 
 # --------------------------------------------------------------------------- forms as plain text (PDF)
 
-_TEXT_NAME = re.compile(r"(?<![单位联系人])姓\s*名\s*[:：]?\s*([\u4e00-\u9fff·]{2,8})")
+_TEXT_NAME = re.compile(r"(?<![单位联系人])姓\s*名\s*[:：]?\s*([\u4e00-\u9fff·][\u4e00-\u9fff·\s]{0,16})")
 _TEXT_UNIT = re.compile(r"单\s*位\s*名\s*称\s*[:：]?\s*(\S{4,60})")
 _TEXT_RANK = re.compile(r"推\s*荐\s*排\s*序\s*[:：]?\s*(第?[0-9０-９一二三四五六七八九十]+)")
 _TEXT_TITLE = re.compile(r"(个人|单位)推荐表")
@@ -480,6 +480,17 @@ def _cut_at_label(value: str) -> str:
     return value[: m.start()] if m else value
 
 
+def _name_after_label(run: str) -> str:
+    """The name in the text after 姓名: "王　喆　性　别" (spaced), "刘洋性　别男" (cut at a spaced
+    label), "王喆\n男" (the next cell's value): joined when the first piece is one character or the
+    joined text ends inside it, else the first piece alone."""
+    joined = _cut_at_label(_SPACE.sub("", run))
+    first = _cut_at_label(run.split()[0]) if run.split() else ""
+    if len(first) >= 2 and not first.startswith(joined):
+        return first[:8]
+    return joined[:8]
+
+
 def extract_from_text(text: str, context: str = "", source: str = "pdf") -> list[FormRecord]:
     """Forms whose table was flattened to text (a PDF): one record per 姓名/单位名称 label with a value.
 
@@ -487,7 +498,7 @@ def extract_from_text(text: str, context: str = "", source: str = "pdf") -> list
     """
     marks: list[tuple[int, str, str]] = []
     for m in _TEXT_NAME.finditer(text):
-        value = _cut_at_label(m.group(1))
+        value = _name_after_label(m.group(1))
         if len(value) >= 2 and field_of(value) is None:
             marks.append((m.start(), "individual", value))
     for m in _TEXT_UNIT.finditer(text):

@@ -74,9 +74,7 @@ def convert(payload: bytes, source_ext: str, target: str, *, timeout: float = 12
                 env={"HOME": tmp, "PATH": "/usr/bin:/bin:/usr/local/bin", "LANG": "C.UTF-8"},
             )
         except subprocess.TimeoutExpired as exc:
-            raise ConversionError(
-                f"{source_ext.upper()}文件转换超时（{timeout:.0f} 秒），已收存"
-            ) from exc
+            raise ConversionError(f"{source_ext.upper()}文件转换超时（{timeout:.0f} 秒），已收存") from exc
         except OSError as exc:
             raise ConversionError(f"文档转换组件无法启动，{source_ext.upper()}文件暂无法读取，已收存") from exc
         result = out / f"input.{target}"

@@ -58,7 +58,9 @@ def mixed_list_xlsx() -> bytes:
     ws.append(["某省推荐在推进非公党建工作中表现突出单位和个人汇总表"])
     ws.merge_cells("A2:H2")
     ws.append(["填报单位（盖章）：某省市场监督管理局", None, None, None, "填报日期：2017年4月25日"])
-    ws.append(["序号", "推荐\n类别", "被推荐人\n姓名/单位名称", "性别", "出生\n年月", "工作单位及职务", "推荐\n排序", "备注"])
+    ws.append(
+        ["序号", "推荐\n类别", "被推荐人\n姓名/单位名称", "性别", "出生\n年月", "工作单位及职务", "推荐\n排序", "备注"]
+    )
     for i, (kind, name, work, rank) in enumerate(MIXED, 1):
         ws.append([i, kind, name, "男" if kind == "个人" else None, None, work or None, rank, None])
     _format_empty_rows(ws, ws.max_row + 1, 300)
@@ -146,14 +148,22 @@ def form_with_family_tables() -> bytes:
     doc.add_paragraph("主要学习和工作简历")
     resume = doc.add_table(rows=3, cols=3)
     for i, values in enumerate(
-        [["起止时间", "工作单位", "职务"], ["1998.07-2005.03", "某县工商局", "科员"], ["2005.03-今", "某县市场监管局", "局长"]]
+        [
+            ["起止时间", "工作单位", "职务"],
+            ["1998.07-2005.03", "某县工商局", "科员"],
+            ["2005.03-今", "某县市场监管局", "局长"],
+        ]
     ):
         for j, v in enumerate(values):
             resume.rows[i].cells[j].text = v
     doc.add_paragraph("社会关系")
     family = doc.add_table(rows=3, cols=5)
     for i, values in enumerate(
-        [["称谓", "姓名", "年龄", "政治面貌", "工作单位及职务"], ["父亲", "周建华", "70", "中共党员", "退休"], ["母亲", "李玉兰", "68", "群众", "退休"]]
+        [
+            ["称谓", "姓名", "年龄", "政治面貌", "工作单位及职务"],
+            ["父亲", "周建华", "70", "中共党员", "退休"],
+            ["母亲", "李玉兰", "68", "群众", "退休"],
+        ]
     ):
         for j, v in enumerate(values):
             family.rows[i].cells[j].text = v
@@ -170,7 +180,12 @@ GOLDEN: list[tuple[Callable[[], bytes], str, str, list[tuple[str, str, int | Non
     (mixed_list_xlsx, "推荐汇总表.xlsx", "nominee_list", EXPECTED_MIXED),
     (mixed_list_docx, "推荐名单.docx", "nominee_list", EXPECTED_MIXED),
     (list_without_kind_column, "名单.xlsx", "nominee_list", EXPECTED_MIXED),
-    (forms_in_a_sheet, "个人推荐表.xlsx", "individual_form", [("individual", "钱文博", 1), ("individual", "孙雪梅", 2)]),
+    (
+        forms_in_a_sheet,
+        "个人推荐表.xlsx",
+        "individual_form",
+        [("individual", "钱文博", 1), ("individual", "孙雪梅", 2)],
+    ),
     (form_with_family_tables, "附件2.docx", "individual_form", [("individual", "周海燕", 1)]),
 ]
 
