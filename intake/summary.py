@@ -283,6 +283,11 @@ def write_workbook(summary: Summary) -> bytes:
                     cell.fill = problem_fill
         for i, w in enumerate(widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = w
+        # Row heights for wrapped text: spreadsheet programs do not all grow rows when they open a file.
+        for row in ws.iter_rows(min_row=2):
+            lines = max(_lines(c.value, widths[c.column - 1]) for c in row if c.column <= len(widths))
+            if lines > 1:
+                ws.row_dimensions[row[0].row].height = 13.5 * lines
         ws.freeze_panes = "A3"
         ws.auto_filter.ref = f"A2:{last}{max(ws.max_row, 2)}"
         page_setup(ws)
@@ -447,6 +452,18 @@ def write_workbook(summary: Summary) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _lines(value: object, width: int) -> int:
+    """How many lines ``value`` wraps to in a column ``width`` characters wide (a CJK character
+    takes two)."""
+    if value is None:
+        return 1
+    total = 0
+    for line in str(value).splitlines() or [""]:
+        units = sum(2 if ord(ch) > 0x2E7F else 1 for ch in line)
+        total += max(1, -(-units // max(1, int(width * 1.15))))
+    return total
 
 
 # Each chart fills one landscape A4 page: 25 × 14 cm, and a page is 32 rows of the default height.

@@ -106,8 +106,8 @@ def test_one_receipt_per_submission_none_to_robots(tmp_path: Path, smtp_settings
         assert m["Subject"] == "回执：" + original["Subject"]
         body = m.get_body(("plain",)).get_content()
         html = m.get_body(("html",)).get_content()
-        assert "个人 1/" in body and "回执编号" in body and "北京时间" in body
-        assert "个人 1/" in html
+        assert "个人：已收到1名" in body and "回执编号" in body and "北京时间" in body
+        assert "个人：已收到1名" in html
         assert r.envelope_from == "gsfgdj@126.com"
     again = run_once(FilesSource(paths), store, settings, now, make_mailer(settings))
     assert again.receipts_sent == 0 and len(handler.received) == 2

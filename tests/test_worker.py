@@ -174,29 +174,50 @@ def test_summary_workbook_read_back_cell_by_cell(demo_store) -> None:  # type: i
     with store.session() as repo:
         summary = build_summary(repo, settings, date(2017, 4, 21), datetime(2017, 4, 21, tzinfo=UTC))
     wb = openpyxl.load_workbook(io.BytesIO(write_workbook(summary)))
-    assert wb.sheetnames == ["汇总", "人员名单", "问题清单", "邮件"]
+    assert wb.sheetnames == ["汇总", "人员名单", "问题清单", "邮件", "图表"]
     ws = wb["汇总"]
-    assert [c.value for c in ws[1]][:5] == ["省份", "个人名额", "个人收到", "单位名额", "单位收到"]
-    rows = {r[0]: r for r in ws.iter_rows(min_row=2, max_row=32, values_only=True)}
+    assert ws["A1"].value == "推荐材料接收情况日报（2017-04-21）　汇总"
+    assert [c.value for c in ws[2]][:5] == ["省份", "个人名额", "个人收到", "单位名额", "单位收到"]
+    rows = {r[0]: r for r in ws.iter_rows(min_row=3, max_row=33, values_only=True)}
     assert len(rows) == 31
     assert rows["北京市"][1:5] == (6, 2, 2, 1)
     assert rows["海南省"][1:5] == (3, 4, 1, 0) and rows["海南省"][5] == "个人超1，单位缺1"
     assert rows["上海市"][6] == "是"
     assert rows["天津市"][5] == "未报送"
-    total = [c.value for c in ws[33]]
-    assert total[:5] == ["合计", 200, 11, 60, 1] and total[5] == "距截止 9 天"
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
-    assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9
-    hainan = next(row for row in ws.iter_rows(min_row=2, max_row=32) if row[0].value == "海南省")
-    tianjin = next(row for row in ws.iter_rows(min_row=2, max_row=32) if row[0].value == "天津市")
+    total = [c.value for c in ws[34]]
+    assert total[:5] == ["合计", 200, 11, 60, 1] and total[5] == "距报送截止还有 9 天"
+    assert ws.freeze_panes == "A3" and ws.auto_filter.ref.startswith("A2:")
+    hainan = next(row for row in ws.iter_rows(min_row=3, max_row=33) if row[0].value == "海南省")
+    tianjin = next(row for row in ws.iter_rows(min_row=3, max_row=33) if row[0].value == "天津市")
     assert hainan[0].fill.fgColor.rgb.endswith("FFC7CE")  # problems filled in colour
     assert not str(tianjin[0].fill.fgColor.rgb).endswith("FFC7CE")
-    assert len(ws._charts) == 2
     people = wb["人员名单"]
-    assert people.max_row == 1 + 12
-    problems = [r[2] for r in wb["问题清单"].iter_rows(min_row=2, values_only=True)]
+    assert people.max_row == 2 + 12
+    problems = [r[2] for r in wb["问题清单"].iter_rows(min_row=3, values_only=True)]
     assert {"事迹材料超长", "意见栏为空", "逾期报送", "发件地址未登记", "超名额未排序"} <= set(problems)
-    assert wb["邮件"].max_row == 1 + 6
+    assert wb["邮件"].max_row == 2 + 6
+    assert {c.value for c in wb["邮件"]["D"][2:]} <= {"报送材料", "自动回复", "退信", "无关邮件", "重复邮件"}
+
+    # Printing: every table sheet on A4, fitted to the width, its title and header on every page,
+    # text wrapped, one font; the charts on their own sheet, one to a page, nothing under them.
+    for name in ("汇总", "人员名单", "问题清单", "邮件"):
+        sheet = wb[name]
+        assert sheet.page_setup.orientation == "landscape" and int(sheet.page_setup.paperSize) == 9
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+        assert sheet.print_title_rows == "$1:$2"
+        assert not sheet._charts
+        texts = [c for row in sheet.iter_rows(min_row=3) for c in row if isinstance(c.value, str) and c.value]
+        assert texts and all(c.alignment.wrap_text for c in texts)
+        fonts = {c.font.name for row in sheet.iter_rows() for c in row if c.value is not None}
+        assert fonts == {"宋体"}, (name, fonts)
+    charts = wb["图表"]
+    assert len(charts._charts) == 2 and charts.max_row == 1
+    assert [b.id for b in charts.row_breaks.brk] == [32]
+    anchors = sorted(c.anchor._from.row for c in charts._charts)
+    assert anchors == [1, 33]  # rows 2 and 34: one chart each side of the page break
+    for c in charts._charts:
+        assert c.anchor.ext.height == 14 * 360000  # 14 cm: one chart fits a landscape page
 
 
 def test_summary_mail_received_with_a_readable_filename(demo_store, smtp, make_settings) -> None:  # type: ignore[no-untyped-def]
@@ -212,7 +233,7 @@ def test_summary_mail_received_with_a_readable_filename(demo_store, smtp, make_s
     m = BytesParser(policy=policy.default).parsebytes(handler.received[0].data)
     assert m["Subject"] == "推荐材料接收情况日报（2017-04-21）"
     body = m.get_body(("plain",)).get_content()
-    assert "个人：收到 11 名，名额 200 名" in body and "尚未报送：天津市" in body
+    assert "个人：收到11名，名额200名" in body and "尚未报送：天津市" in body
     (att,) = list(m.iter_attachments())
     assert att.get_filename() == "推荐材料接收日报2017-04-21.xlsx"
     raw = handler.received[0].data
@@ -254,7 +275,7 @@ def test_cli_summary_names_all_provinces(demo_store, tmp_path: Path) -> None:  #
     )
     assert proc.returncode == 0, proc.stderr
     ws = openpyxl.load_workbook(out)["汇总"]
-    names = [r[0] for r in ws.iter_rows(min_row=2, max_row=32, values_only=True)]
+    names = [r[0] for r in ws.iter_rows(min_row=3, max_row=33, values_only=True)]
     assert len(set(names)) == 31 and "新疆维吾尔自治区" in names
     assert "北京市" in proc.stdout
 
