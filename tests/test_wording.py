@@ -16,13 +16,14 @@ import openpyxl
 
 from intake.samples import Person, individual_form, summary_list
 from tests.conftest import run_intake, write_config
-from tests.test_end_to_end import IN_TIME, LATE, _plain, build_mailbox
+from tests.test_end_to_end import DEPT, IN_TIME, LATE, _plain, build_mailbox
 
 # Format names and units people read in Chinese office text; everything else Latin is English.
 ALLOWED = {"Word", "Excel", "WPS", "PDF", "DOC", "DOCX", "XLS", "XLSX", "ZIP", "RAR", "7Z", "MB", "A4"}
 ADDRESS = re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+")
 LINK = re.compile(r"https?://\S+")
-FILE = re.compile(r"[^\s：:（）()，,；;]+\.(docx?|xlsx?|wps|et|pdf|zip|7z|rar|jpe?g|png|gif|bmp|tiff?|txt|html?|eml)\b", re.I)
+EXTENSIONS = "docx?|xlsx?|wps|et|pdf|zip|7z|rar|jpe?g|png|gif|bmp|tiff?|txt|html?|eml"
+FILE = re.compile(rf"[^\s：:（）()，,；;]+\.({EXTENSIONS})\b", re.I)
 REFERENCE = re.compile(r"HZ\d{8}-\d+")
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*")
 INTERNAL = re.compile(r"\b(submission|auto_reply|bounce|unrelated|duplicate|queued|sent|failed|suppressed|parsed)\b")
@@ -48,24 +49,26 @@ def extra_mail() -> list[bytes]:
         _plain(
             "fgdj-sd@aic.example.cn",
             "山东省推荐汇总表",
-            [("推荐汇总表.xlsx", summary_list("山东省", [Person("韩梅", "女", "济南市历下区市场监督管理局科长", 1)], []))],
+            [("推荐汇总表.xlsx", summary_list("山东省", [Person("韩梅", "女", f"济南市{DEPT}科长", 1)], []))],
         ),
         _plain("fgdj-ha@aic.example.cn", "河南省推荐材料", [("附件2：个人推荐表.docx", b"PK\x03\x04broken")]),
         _plain(
             "fgdj-hb@aic.example.cn",
             "湖北省推荐材料",
             [
-                ("附件2：个人推荐表.docx", individual_form([Person("秦岚", "女", "武汉市江岸区市场监督管理局所长")], "湖北省")),
+                ("附件2：个人推荐表.docx", individual_form([Person("秦岚", "女", f"武汉市{DEPT}所长")], "湖北省")),
                 ("先进事迹材料一.txt", ("该同志扎实推进非公党建工作。" * 30).encode()),
                 ("先进事迹材料二.txt", ("该单位积极开展小个专党建。" * 30).encode()),
             ],
         ),
-        _plain("someone@example.org", "推荐材料", [("附件2：个人推荐表.docx", individual_form([Person("无名", "男", "某局")], ""))]),
+        _plain(
+            "someone@example.org", "推荐材料", [("附件2.docx", individual_form([Person("无名", "男", "某局")], ""))]
+        ),
     ]
     late = _plain(
         "fgdj-gx@aic.example.cn",
         "广西推荐材料",
-        [("附件2：个人推荐表.docx", individual_form([Person("蒙丽", "女", "南宁市青秀区市场监督管理局科长")], "广西"))],
+        [("附件2：个人推荐表.docx", individual_form([Person("蒙丽", "女", f"南宁市{DEPT}科长")], "广西"))],
     )
     del late["Date"]
     late["Date"] = format_datetime(LATE)
