@@ -28,6 +28,7 @@ from parsers import legacy
 from parsers.archives import ArchiveLimits
 from parsers.documents import Reading, ReadLimits
 from parsers.mime import ParsedMessage
+from parsers.wordcount import count_words
 from store.repo import Attachment, Flag, Message, Nominee, Repo, Store
 
 log = logging.getLogger(__name__)
@@ -342,6 +343,7 @@ def _apply(
     }
 
     by_reading = _store_attachments(repo, store, message, readings)
+    kept: dict[tuple[str, str], Nominee] = {}
     if verdict.classification == "submission":
         if not verdict.registered:
             _flag(
@@ -354,25 +356,27 @@ def _apply(
         kinds_listed = listed_kinds(readings)
         if not drafts:
             _flag(repo, message, "nothing_recognised", _nothing_recognised_detail(readings))
+        kept = {(n.kind, _compact(n.name)): n for n in message.nominees}
         for d in drafts:
-            nominee = Nominee(
-                message_pk=message.id,
-                province_code=verdict.province,
-                kind=d.kind,
-                name=d.name[:200],
-                rank=d.rank,
-                source=d.source,
-                fields={**d.fields, "opinions": [o.__dict__ for o in d.opinions]},
-                attachment_id=by_reading.get(id(d.reading)) if d.reading else None,
-                narrative_attachment_id=by_reading.get(id(d.narrative)) if d.narrative else None,
-                current=True,
-            )
-            if d.narrative_text:
-                from parsers.wordcount import count_words
-
-                wc = count_words(d.narrative_text)
-                nominee.narrative_chars, nominee.narrative_chars_nospace = wc.words, wc.chars_nospace
-            repo.add(nominee)
+            # The same nominee read again keeps its row and id; corrections and reviews hold on to it.
+            nominee = kept.pop((d.kind, _compact(d.name[:200])), None)
+            if nominee is None:
+                nominee = Nominee(message_pk=message.id, kind=d.kind, name=d.name[:200])
+                repo.add(nominee)
+            nominee.province_code = verdict.province
+            nominee.rank = d.rank
+            nominee.source = d.source
+            nominee.fields = {**d.fields, "opinions": [o.__dict__ for o in d.opinions]}
+            nominee.attachment_id = by_reading.get(id(d.reading)) if d.reading else None
+            nominee.narrative_attachment_id = by_reading.get(id(d.narrative)) if d.narrative else None
+            nominee.current = True
+            files = [r.filename for r in d.attachments]
+            if d.narrative is not None and d.narrative.filename not in files:
+                files.append(d.narrative.filename)
+            nominee.info = {"files": files, "listed": d.listed, "has_form": d.has_form}
+            wc = count_words(d.narrative_text) if d.narrative_text else None
+            nominee.narrative_chars = wc.words if wc else None
+            nominee.narrative_chars_nospace = wc.chars_nospace if wc else None
             for code, detail in d.problems(kinds_listed):
                 repo.add(
                     Flag(
@@ -386,11 +390,20 @@ def _apply(
                 )
         for r in unmatched:
             _flag(repo, message, "narrative_unmatched", f"{r.filename}：未能对应到推荐对象，请在文件名或标题中注明姓名")
+    for gone in kept.values():
+        repo.delete(gone)  # no longer read from the message
+    if verdict.classification != "submission":
+        for n in list(message.nominees):
+            repo.delete(n)
     for r in (x for root in readings for x in root.walk()):
         if r.status == "unreadable":
             _flag(repo, message, "attachment_unreadable", f"{r.filename}：{r.detail}")
         elif r.status == "scan_only":
             _flag(repo, message, "scan_only", f"{r.filename}：{r.detail}")
+
+
+def _compact(name: str) -> str:
+    return "".join(name.split())
 
 
 def _nothing_recognised_detail(readings: list[Reading]) -> str:

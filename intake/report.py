@@ -140,6 +140,7 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
     ]
     out_nominees = [
         {
+            "id": n.id,
             "province": n.province_code,
             "kind": n.kind,
             "name": n.name,
@@ -148,6 +149,11 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
             "current": n.current,
             "flags": _ordered(flags_by_nominee.get(n.id, [])),
             "message_id": msg_by_pk[n.message_pk].message_id if n.message_pk in msg_by_pk else None,
+            "message": n.message_pk,
+            "source": n.source,
+            "fields": nominee_fields(n.fields or {}),
+            "files": list((n.info or {}).get("files", [])),
+            "narrative_chars_nospace": n.narrative_chars_nospace,
         }
         for n in nominees
     ]
@@ -158,6 +164,7 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
             receipt = {"state": m.receipt.state, "to": m.receipt.to_addr}
         out_messages.append(
             {
+                "id": m.id,
                 "message_id": m.message_id,
                 "from": m.from_addr,
                 "subject": m.subject,
@@ -182,6 +189,16 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
             }
         )
     return {"provinces": provinces, "nominees": out_nominees, "messages": out_messages}
+
+
+def nominee_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """Every parsed field by name; the opinions as a list of {label, text, kind}."""
+    out = {k: v for k, v in stored.items() if k != "opinions"}
+    out["opinions"] = [
+        {"label": o.get("label", ""), "text": o.get("text", ""), "kind": o.get("kind", "")}
+        for o in stored.get("opinions", [])
+    ]
+    return out
 
 
 def _ordered(codes: list[str]) -> list[str]:

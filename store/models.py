@@ -152,6 +152,7 @@ class Nominee(Base):
     narrative_chars: Mapped[int | None] = mapped_column(Integer)
     narrative_chars_nospace: Mapped[int | None] = mapped_column(Integer)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
     message: Mapped[Message] = relationship(back_populates="nominees")
     flags: Mapped[list[Flag]] = relationship(back_populates="nominee", cascade="all, delete-orphan", order_by="Flag.id")

@@ -257,13 +257,22 @@ class Repo:
         return self.s.scalar(select(Message).where(cond, Message.id < message.id).order_by(Message.id).limit(1))
 
     def clear_parse_results(self, message: Message) -> None:
+        """Flags and attachments go; nominees stay, to be matched with what the new parse finds
+        (their ids are what corrections and reviews hold on to)."""
         self.s.execute(delete(Flag).where(Flag.message_pk == message.id))
         nominee_ids = select(Nominee.id).where(Nominee.message_pk == message.id)
         self.s.execute(delete(Flag).where(Flag.nominee_id.in_(nominee_ids)))
-        self.s.execute(delete(Nominee).where(Nominee.message_pk == message.id))
+        self.s.execute(
+            update(Nominee)
+            .where(Nominee.message_pk == message.id)
+            .values(attachment_id=None, narrative_attachment_id=None)
+        )
         self.s.execute(update(Attachment).where(Attachment.message_pk == message.id).values(parent_id=None))
         self.s.execute(delete(Attachment).where(Attachment.message_pk == message.id))
         self.s.expire(message)
+
+    def delete(self, obj: object) -> None:
+        self.s.delete(obj)
 
     # ------------------------------------------------------------------ rules
 

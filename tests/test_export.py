@@ -1,0 +1,56 @@
+"""``intake export``: everything known about a nominee, and ids that survive ``reprocess``."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from intake.samples import Person, Submission, Unit, build_message
+from tests.conftest import run_intake, write_config
+
+
+def test_export_carries_every_field_and_ids_survive_reprocess(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    sub = Submission(
+        "浙江省",
+        "fgdj-zj@aic.example.cn",
+        people=[Person("王喆", "男", "杭州市西湖区市场监督管理局科长", rank=1)],
+        units=[Unit("杭州市西湖区市场监督管理局", "李堃", rank=1)],
+    )
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(build_message(sub, rng, with_list=True))
+    cfg = write_config(
+        tmp_path / "intake.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
+            "archive": {"path": str(tmp_path / "archive")},
+            "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
+            "smtp": {"outbox": str(tmp_path / "outbox")},
+        },
+    )
+
+    def intake(*args: str) -> str:
+        proc = run_intake(*args, config=cfg, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    intake("ingest", str(folder))
+    first = json.loads(intake("export", "--format", "json"))
+    person = next(n for n in first["nominees"] if n["kind"] == "individual")
+    assert person["source"] == "form"
+    fields = person["fields"]
+    assert fields["sex"] == "男" and fields["birth"] == "1978.05" and fields["ethnicity"] == "汉族"
+    assert fields["political"] == "中共党员" and fields["workplace"] == "杭州市西湖区市场监督管理局科长"
+    assert fields["phone"].startswith("010-") and "王喆同志" in fields["deeds"]
+    assert {o["kind"] for o in fields["opinions"]} == {"recommender", "organization"}
+    assert all(o["text"] for o in fields["opinions"])
+    assert person["files"] == ["附件2：个人推荐表.docx", "推荐汇总表.xlsx", "王喆事迹材料.docx"]
+    assert isinstance(person["id"], int) and person["message"] == first["messages"][0]["id"]
+    unit = next(n for n in first["nominees"] if n["kind"] == "unit")
+    assert unit["fields"]["head"] == "李堃" and unit["source"] == "form"
+
+    intake("reprocess")
+    again = json.loads(intake("export", "--format", "json"))
+    assert again == first
