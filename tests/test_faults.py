@@ -6,6 +6,7 @@ import collections
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -50,27 +51,61 @@ def _check_complete(store: Store, n: int) -> None:
         assert len(repo.s.query(Attachment).all()) == sum(len(m.attachments) for m in messages)
 
 
+def _progress(db_path: Path, handler) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """How far the work has gone, as the program itself records it: messages archived and recorded,
+    messages processed, receipts taken by the SMTP server."""
+    counts = {"recorded": 0, "processed": 0, "delivered": len(handler.received)}
+    if not db_path.exists():
+        return counts
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as con:
+            counts["recorded"] = con.execute("select count(*) from messages").fetchone()[0]
+            counts["processed"] = con.execute(
+                "select count(*) from messages where state in ('processed', 'failed')"
+            ).fetchone()[0]
+    except sqlite3.OperationalError:
+        pass  # the schema is not there yet
+    return counts
+
+
 @pytest.mark.slow
 def test_sigkill_at_twenty_random_moments(dovecot: Dovecot, smtp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each kill is timed by the program's own progress, never by the clock: after a drawn number of
+    further messages recorded, processed, or receipts delivered, while work of that stage remains."""
     handler, port = smtp
     n = 200
     dovecot.append(many_submissions(n, 40, seed=11))
-    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    db_path = tmp_path / "db.sqlite"
+    db = f"sqlite:///{db_path}"
     cfg = _config(tmp_path, dovecot, port, db)
     env = cli_env(FAULT_PW=dovecot.password)
     seed = int(os.environ.get("INTAKE_FAULT_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     print(f"kill moments drawn with seed {seed} (INTAKE_FAULT_SEED to repeat)")
     cmd = [sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg), "--wait", "30"]
-    kills = 0
-    for _ in range(20):
+    margin = 6  # a kill is aimed only where at least this much of the stage is still to do
+    kills: list[tuple[str, int]] = []
+    # Six kills while fetching, seven while parsing, seven while sending (fewer where a stage ends).
+    plan = ["recorded"] * 6 + ["processed"] * 7 + ["delivered"] * 7
+    for planned in plan:
+        before = _progress(db_path, handler)
+        stages = [s for s in ("recorded", "processed", "delivered") if n - before[s] > margin]
+        assert stages, f"no work left to interrupt after {len(kills)} kills: {before}"
+        stage = planned if planned in stages else stages[0]
+        target = before[stage] + rng.randint(1, min(20, n - before[stage] - margin))
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 2.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
+        hung = time.monotonic() + 600  # only a hung program gets here: no pace is asked of it
+        while _progress(db_path, handler)[stage] < target:
+            assert proc.poll() is None, f"poll ended before {stage} reached {target} (exit {proc.returncode})"
+            assert time.monotonic() < hung, f"no progress towards {stage} {target} in 600 s"
+            time.sleep(0.01)
+        # Work of this stage is in flight: at most `target` of n done, and the process still at it.
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert kills >= 10
+        kills.append((stage, target))
+    assert len(kills) == 20 and all(t < n for _, t in kills)
+    print("kills:", kills)
     for _ in range(3):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
