@@ -6,7 +6,9 @@ one), under a timeout, with a bound on how many run at the same time, and its ou
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -37,6 +39,35 @@ def office_binary() -> str | None:
     return None
 
 
+def _run(cmd: list[str], env: dict[str, str], timeout: float, source_ext: str) -> tuple[int, bytes]:
+    """Run LibreOffice in a process group of its own, so that a time-out ends all of it (the
+    ``soffice`` script, ``oosplash`` and ``soffice.bin``), not only the script."""
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    except OSError as exc:
+        raise ConversionError(f"文档转换组件无法启动，{source_ext.upper()}文件暂无法读取，已收存") from exc
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill_group(proc)
+        raise ConversionError(f"{source_ext.upper()}文件转换超时（{timeout:.0f} 秒），已收存") from exc
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        _kill_group(proc, only_leftovers=True)
+    return proc.returncode, err or out
+
+
+def _kill_group(proc: subprocess.Popen[bytes], *, only_leftovers: bool = False) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if not only_leftovers:
+        proc.communicate()
+
+
 def convert(payload: bytes, source_ext: str, target: str, *, timeout: float = 120.0) -> bytes:
     """Convert ``payload`` (a file of type ``source_ext``) to ``target`` ("docx" or "xlsx")."""
     binary = office_binary()
@@ -65,21 +96,16 @@ def convert(payload: bytes, source_ext: str, target: str, *, timeout: float = 12
             str(out),
             str(src),
         ]
-        try:
-            proc = subprocess.run(
-                cmd,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-                env={"HOME": tmp, "PATH": "/usr/bin:/bin:/usr/local/bin", "LANG": "C.UTF-8"},
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ConversionError(f"{source_ext.upper()}文件转换超时（{timeout:.0f} 秒），已收存") from exc
-        except OSError as exc:
-            raise ConversionError(f"文档转换组件无法启动，{source_ext.upper()}文件暂无法读取，已收存") from exc
+        env = {"HOME": tmp, "PATH": "/usr/bin:/bin:/usr/local/bin", "LANG": "C.UTF-8"}
         result = out / f"input.{target}"
+        # A LibreOffice that has just made its profile now and then exits without converting: one
+        # more try, with the profile now made, tells that apart from a file it cannot read.
+        for _attempt in range(2):
+            code, err = _run(cmd, env, timeout, source_ext)
+            if (result.exists() and result.stat().st_size > 0) or b"could not be loaded" in err:
+                break
         if not result.exists() or result.stat().st_size == 0:
-            err = (proc.stderr or proc.stdout or b"").decode("utf-8", "replace").strip().splitlines()
-            why = err[-1] if err else f"exit code {proc.returncode}"
+            lines = err.decode("utf-8", "replace").strip().splitlines()
+            why = lines[-1] if lines else f"exit code {code}"
             raise ConversionError(f"{source_ext.upper()}文件无法打开，可能已损坏") from ConversionError(why)
         return result.read_bytes()

@@ -566,3 +566,16 @@ def test_text_pdf_forms_give_names_kinds_and_ranks() -> None:
     doc.add_paragraph("该同志长期从事非公党建工作，积极推动小个专党组织建设。" * 10)
     narrative = read_attachment("王喆事迹材料.pdf", "application/pdf", convert(_save(doc), "docx", "pdf"))
     assert narrative.role == "narrative" and narrative.records == []
+
+
+def test_conversion_time_out_ends_every_libreoffice_process() -> None:
+    """A conversion past its time-out ends the whole LibreOffice process tree, not only the script."""
+    import subprocess
+
+    _office()
+    from parsers.legacy import ConversionError, convert
+
+    with pytest.raises(ConversionError, match="转换超时"):
+        convert(several_in_one_file(), "docx", "doc", timeout=0.3)
+    left = subprocess.run(["pgrep", "-f", "intake-convert-"], capture_output=True, text=True)
+    assert left.stdout.strip() == "", left.stdout
