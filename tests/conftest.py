@@ -31,6 +31,15 @@ CORPUS = _find_corpus()
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def require_corpus() -> list[Path]:
+    """The corpus messages; a test without them skips locally and fails in CI, like a missing server."""
+    from tests.servers import require
+
+    files = sorted(CORPUS.glob("*/*.eml"))
+    require(len(files) >= 100, f"the peers' corpus is not at {CORPUS} (INTAKE_CORPUS names another place)")
+    return files
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment for running ``intake`` from this checkout in a subprocess."""
     return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
