@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _BRACKETS = re.compile(r"[（(【\[][^）)】\]]*[）)】\]]")
 _SPACE = re.compile(r"[\s\u3000\u00a0\u2002-\u200b]+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 FIELD_LABELS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "被推荐人姓名", "推荐对象姓名", "推荐人选姓名", "候选人姓名"),
@@ -105,10 +107,11 @@ def normalise_label(text: str) -> str:
     return without.strip("：:") or text
 
 
+@lru_cache(maxsize=8192)
 def field_of(text: str) -> str | None:
     """The field a cell's text labels, if it is a label."""
-    if not text or len(text) > 60:
-        return None
+    if not text or len(text) > 60 or not _CJK.search(text):
+        return None  # every label is Chinese: numbers, dates and Latin text are values
     label = normalise_label(text)
     if not label:
         return None
@@ -221,8 +224,18 @@ def is_header_row(row: Row) -> bool:
     fields = {field_of(c) for c in labels}
     if fields & SUBTABLE_FIELDS:
         return False
-    has_name = bool(fields & NAME_FIELDS)
-    return has_name and len(labels) >= 2 and len(labels) >= 0.8 * len(cells)
+    if not fields & NAME_FIELDS or len(labels) < 2:
+        return False
+    if len(labels) >= 0.8 * len(cells):
+        return True
+    # Wide lists carry columns of their own (任现职时间, 主要荣誉…): headings, not values.
+    others = [c for c in cells if field_of(c) is None]
+    return len(labels) >= 3 and all(_heading_like(c) for c in others)
+
+
+def _heading_like(text: str) -> bool:
+    compact = _SPACE.sub("", text)
+    return len(compact) <= 12 and not re.search(r"\d", compact) and not compact.endswith(("。", "；", "，"))
 
 
 def is_subtable_header(row: Row) -> bool:
@@ -307,14 +320,15 @@ def clean_name(text: str) -> str:
 def extract_from_table(rows: list[Row], context: str = "") -> tuple[str, list[FormRecord]]:
     """Read one table: ('list', records) for a summary list, ('form', [record]) for a form,
     ('fields', [partial]) for a table of fields with no name (a continuation), ('none', [])."""
-    rows = [_distinct(r) for r in rows if any(c.strip() for c in r)]
+    rows = [r for r in rows if any(c.strip() for c in r)]
     for idx, row in enumerate(rows):
         if is_header_row(row):
             following = rows[idx + 1 :]
             if following and not is_header_row(following[0]) and _values_row(following[0]):
+                # Columns stay where they are: two equal neighbours in a list row are two values.
                 return "list", _read_list(row, following, context)
             break
-    record = _read_form(rows, context)
+    record = _read_form([_distinct(r) for r in rows], context)
     if record is None:
         return "none", []
     if record.name:
@@ -393,12 +407,17 @@ def _read_list(header: Row, rows: list[Row], context: str) -> list[FormRecord]:
         default_kind = _kind_from_text(context)
     records: list[FormRecord] = []
     section_kind = default_kind
+    name_columns = [i for f, i in columns.items() if f in NAME_FIELDS]
     for row in rows:
-        if is_header_row(row):
-            columns = {f: i for i, c in enumerate(row) if (f := field_of(c))}
-            continue
-        if is_subtable_header(row):
-            break
+        # A header repeated (a list printed over pages) or a family table under the list: the
+        # name column holds a label. Looking there first keeps a long list one pass.
+        if any(i < len(row) and field_of(row[i]) for i in name_columns):
+            if is_header_row(row):
+                columns = {f: i for i, c in enumerate(row) if (f := field_of(c))}
+                name_columns = [i for f, i in columns.items() if f in NAME_FIELDS]
+                continue
+            if is_subtable_header(row):
+                break
         cells = [c.strip() for c in row]
         nonempty = [c for c in cells if c]
         if len(nonempty) == 1:

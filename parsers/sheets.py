@@ -19,6 +19,8 @@ class SheetError(Exception):
 def _cell_text(value: object) -> str:
     if value is None:
         return ""
+    if type(value) is str:
+        return value.strip()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dt.datetime):
