@@ -49,7 +49,9 @@ class ParsePool:
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
-        self._pool = ProcessPoolExecutor(max_workers=self.workers) if self.workers > 1 else None
+        self._pool = (
+            ProcessPoolExecutor(max_workers=self.workers, initializer=_die_with_parent) if self.workers > 1 else None
+        )
 
     def submit(self, path: Path, size: int, limits: ReadLimits) -> Future[ParseOutcome]:
         if self._pool is None or size > INLINE_ABOVE_BYTES:
@@ -65,6 +67,24 @@ class ParsePool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _die_with_parent() -> None:
+    """A parse worker ends with the process that started it, even one killed with SIGKILL (which
+    gives the pool no chance to stop its workers): Linux's parent-death signal."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:
+        os._exit(0)  # the parent died before the signal was set
 
 
 def _done(fn: Callable[[], ParseOutcome]) -> Future[ParseOutcome]:

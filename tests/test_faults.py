@@ -106,6 +106,14 @@ def test_sigkill_at_twenty_random_moments(dovecot: Dovecot, smtp, tmp_path: Path
         kills.append((stage, target))
     assert len(kills) == 20 and all(t < n for _, t in kills)
     print("kills:", kills)
+    # No parse worker outlives its killed poll.
+    left = ""
+    for _ in range(300):
+        left = subprocess.run(["pgrep", "-f", str(cfg)], capture_output=True, text=True).stdout.strip()
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == "", f"processes left behind by killed polls: {left.split()}"
     for _ in range(3):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
