@@ -201,3 +201,12 @@ def test_receipt_number_is_dated_in_beijing_time(make_settings) -> None:  # type
     r = Receipt(message_pk=7, created_at=datetime(2017, 4, 20, 17, 30, tzinfo=UTC))
     assert receipt_reference(r, settings) == "HZ20170421-00007"
     assert IN_TIME.tzinfo is UTC
+
+
+def test_readme_names_every_flag() -> None:
+    from intake.messages import FLAG_TEXT
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code, (label, _advice) in FLAG_TEXT.items():
+        assert f"| `{code}` | {label} |" in readme, code
