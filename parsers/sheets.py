@@ -21,8 +21,10 @@ def _cell_text(value: object) -> str:
         return ""
     if type(value) is str:
         return value.strip()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if type(value) is float:
+        return str(int(value)) if value.is_integer() else repr(value)
+    if type(value) is int:
+        return str(value)
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d") if value.time() == dt.time() else value.isoformat(" ")
     if isinstance(value, dt.date):
@@ -53,7 +55,8 @@ def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
             for row in ws.iter_rows(values_only=True, max_col=MAX_COLS):
                 if not any(v is not None and v != "" for v in row):
                     continue
-                rows.append([_cell_text(v) for v in row])
+                # Text and empty cells inline: a call per cell is most of the cost on a wide sheet.
+                rows.append([v.strip() if type(v) is str else "" if v is None else _cell_text(v) for v in row])
                 if len(rows) >= MAX_ROWS:
                     break
             out.append((ws.title, rows))
