@@ -299,5 +299,111 @@ def reprocess(config: str | None, wait: float) -> None:
     click.echo(result.line())
 
 
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Address to listen on (default: web.host, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: web.port, 8080).")
+@handled
+def web(config: str | None, host: str | None, port: int | None) -> None:
+    """The office console in the browser, on the same configuration and database.
+
+    \b
+    Example:
+        intake user add 张明 --role reviewer
+        intake web --host 127.0.0.1 --port 8080
+    """
+    import uvicorn
+
+    from intake.web.app import create_app
+
+    ctx = Context(config)
+    settings = ctx.settings
+    app = create_app(settings, ctx.store())
+    uvicorn.run(
+        app,
+        host=host or settings.web.host,
+        port=port or settings.web.port,
+        proxy_headers=settings.web.https,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@main.group()
+def user() -> None:
+    """Console users.
+
+    \b
+    Example:
+        intake user add 张明 --role reviewer
+    """
+
+
+@user.command("add")
+@config_option
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "reviewer", "admin"]), required=True)
+@click.option("--password-env", default=None, help="Read the password from this environment variable.")
+@handled
+def user_add(config: str | None, name: str, role: str, password_env: str | None) -> None:
+    """Add a console user, or set an existing one's role and password.
+
+    Viewers read; reviewers correct, assign and check; admins also manage users.
+
+    \b
+    Example:
+        INTAKE_NEW_PW=… intake user add 张明 --role reviewer --password-env INTAKE_NEW_PW
+    """
+    import os
+
+    from intake.actions import add_user
+    from intake.errors import ActionError
+
+    if password_env:
+        password = os.environ.get(password_env, "")
+        if not password:
+            raise ActionError(f"environment variable {password_env} is empty or not set")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    ctx = Context(config)
+    add_user(ctx.store(), name, role, password)
+    click.echo(f"user {name} ({role}) saved")
+
+
+@main.command()
+@config_option
+@click.argument("nominee_id", type=int)
+@click.argument("changes", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why: kept on record with who and when.")
+@click.option("--by", default=None, help="Who makes the correction (default: the login name).")
+@handled
+def correct(config: str | None, nominee_id: int, changes: tuple[str, ...], reason: str, by: str | None) -> None:
+    """Correct parsed fields of a nominee (FIELD=VALUE …); kept across reprocess.
+
+    Fields: name, kind (individual|unit), rank, sex, birth, ethnicity, political, workplace, post,
+    phone, education, head, address, deeds.
+
+    \b
+    Example:
+        intake correct 12 name=王喆 rank=2 --reason "推荐表姓名识别有误"
+    """
+    import getpass
+
+    from intake.actions import correct_nominee
+    from intake.errors import ActionError
+
+    parsed: dict[str, str] = {}
+    for item in changes:
+        field, sep, value = item.partition("=")
+        if not sep:
+            raise ActionError(f"expected FIELD=VALUE, got {item!r}")
+        parsed[field.strip()] = value
+    ctx = Context(config)
+    done = correct_nominee(
+        ctx.store(), ctx.settings, nominee_id, parsed, by=by or f"{getpass.getuser()}（命令行）", reason=reason
+    )
+    click.echo("；".join(done) if done else "nothing changed")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

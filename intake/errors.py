@@ -10,7 +10,9 @@
     │                   which may import nothing of the application; re-exported here)
     ├── ReplyError      a receipt or summary cannot be sent
     │   └── TemporaryReplyError   worth retrying later (4xx, timeouts, refused connections)
-    └── LockError       another worker holds the mailbox
+    ├── LockError       another worker holds the mailbox
+    └── ActionError     a change a person asked for cannot be made (unknown id, field or role)
+        └── LoginRefused    wrong name or password, or too many failures: wait
 
 Foreign exceptions are caught only in the module that talks to that library and re-raised
 as one of these with ``from exc``.
@@ -54,4 +56,12 @@ class TemporaryReplyError(ReplyError):
 
 
 class LockError(IntakeError):
+    pass
+
+
+class ActionError(IntakeError):
+    pass
+
+
+class LoginRefused(ActionError):
     pass

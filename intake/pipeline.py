@@ -13,13 +13,15 @@ import threading
 import traceback
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from intake import receipts, rules
 from intake.assemble import assemble, listed_kinds
 from intake.classify import classify
 from intake.errors import MailboxError, ParseError
+from intake.overrides import apply_corrections, parsed_identity
 from intake.parsing import ParseOutcome, ParsePool, parse_raw, workers_for
 from intake.progress import progress
 from intake.settings import Settings
@@ -29,7 +31,7 @@ from parsers.archives import ArchiveLimits
 from parsers.documents import Reading, ReadLimits
 from parsers.mime import ParsedMessage
 from parsers.wordcount import count_words
-from store.repo import Attachment, Flag, Message, Nominee, Repo, Store
+from store.repo import Attachment, Correction, Flag, Message, Nominee, Repo, Store
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +329,18 @@ def _apply(
     message.received_at, message.received_source = received, source
     duplicate = repo.earlier_duplicate(message) is not None
     verdict = classify(parsed, readings, settings, duplicate=duplicate)
+    overrides = repo.overrides_for(message.id)
+    if overrides:
+        # What a person decided stands over what the classifier reads (actions.assign_province,
+        # actions.reclassify).
+        changes: dict[str, Any] = {}
+        if "classification" in overrides:
+            changes["classification"] = overrides["classification"].value
+            changes["reason"] = f"{overrides['classification'].by} 人工改为此类：{overrides['classification'].reason}"
+        if "province" in overrides:
+            changes["province"] = overrides["province"].value
+            changes["province_source"] = "assigned"
+        verdict = replace(verdict, **changes)
     message.classification = verdict.classification
     message.province_code = verdict.province
     message.intent = verdict.intent
@@ -356,13 +370,17 @@ def _apply(
         kinds_listed = listed_kinds(readings)
         if not drafts:
             _flag(repo, message, "nothing_recognised", _nothing_recognised_detail(readings))
-        kept = {(n.kind, _compact(n.name)): n for n in message.nominees}
+        kept = {parsed_identity(n): n for n in message.nominees}
+        corrections: dict[int, list[Correction]] = {}
+        for c in repo.corrections_for([n.id for n in kept.values()]):
+            corrections.setdefault(c.nominee_id or 0, []).append(c)
         for d in drafts:
             # The same nominee read again keeps its row and id; corrections and reviews hold on to it.
             nominee = kept.pop((d.kind, _compact(d.name[:200])), None)
             if nominee is None:
                 nominee = Nominee(message_pk=message.id, kind=d.kind, name=d.name[:200])
                 repo.add(nominee)
+            nominee.kind, nominee.name = d.kind, d.name[:200]
             nominee.province_code = verdict.province
             nominee.rank = d.rank
             nominee.source = d.source
@@ -373,10 +391,17 @@ def _apply(
             files = [r.filename for r in d.attachments]
             if d.narrative is not None and d.narrative.filename not in files:
                 files.append(d.narrative.filename)
-            nominee.info = {"files": files, "listed": d.listed, "has_form": d.has_form}
+            nominee.info = {
+                "files": files,
+                "listed": d.listed,
+                "has_form": d.has_form,
+                "parsed": {"kind": d.kind, "name": d.name[:200], "rank": d.rank},
+            }
             wc = count_words(d.narrative_text) if d.narrative_text else None
             nominee.narrative_chars = wc.words if wc else None
             nominee.narrative_chars_nospace = wc.chars_nospace if wc else None
+            if nominee.id in corrections:
+                apply_corrections(nominee, corrections[nominee.id])
             for code, detail in d.problems(kinds_listed):
                 repo.add(
                     Flag(

@@ -73,9 +73,15 @@ def suppression_reason(message: Message, to: str, settings: Settings) -> str:
     return ""
 
 
+# A submission whose province nobody could tell waits for a person to name it (actions.assign_province).
+HELD_FOR_PROVINCE = "报送省份未能确定，待人工指定后发送"
+
+
 def queue(repo: Repo, message: Message, settings: Settings) -> Receipt | None:
     to = recipient(message)
     reason = suppression_reason(message, to, settings)
+    if not reason and message.province_code is None:
+        reason = HELD_FOR_PROVINCE
     if not settings.receipts.enabled:
         reason = reason or "receipts disabled in the configuration"
     return repo.queue_receipt(

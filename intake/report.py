@@ -138,6 +138,19 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
         }
         for p in settings.provinces
     ]
+    corrections: dict[int, list[dict[str, Any]]] = {}
+    for c in repo.all_corrections():
+        if c.nominee_id is not None:
+            corrections.setdefault(c.nominee_id, []).append(
+                {
+                    "field": c.field,
+                    "from": c.old_value,
+                    "to": c.new_value,
+                    "by": c.by,
+                    "at": _iso(local(c.at, settings)),
+                    "reason": c.reason,
+                }
+            )
     out_nominees = [
         {
             "id": n.id,
@@ -154,6 +167,7 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
             "fields": nominee_fields(n.fields or {}),
             "files": list((n.info or {}).get("files", [])),
             "narrative_chars_nospace": n.narrative_chars_nospace,
+            "corrections": corrections.get(n.id, []),
         }
         for n in nominees
     ]

@@ -171,6 +171,15 @@ class LimitSettings(_Frozen):
     claim_lease_minutes: float = Field(10, gt=0)
 
 
+class WebSettings(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    https: bool = False  # behind an HTTPS proxy: the session cookie is then sent over HTTPS only
+    secret_file: Path = Path("var/web-secret")  # signs session cookies; made on first start
+    session_hours: float = Field(12, gt=0)
+    preview_pages: int = Field(3, ge=0, le=20)
+
+
 class Province(_Frozen):
     code: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str
@@ -194,6 +203,7 @@ class Settings(_Frozen):
     summary: SummarySettings = SummarySettings()
     receipts: ReceiptSettings = ReceiptSettings()
     limits: LimitSettings = LimitSettings()
+    web: WebSettings = WebSettings()
     provinces: tuple[Province, ...] = ()
     templates: Path = Path("templates")
 
@@ -303,6 +313,7 @@ def _relocate(data: dict[str, Any], base: Path) -> None:
     fix("mailbox", "maildir")
     fix("smtp", "outbox")
     fix("campaign", "quota_table")
+    fix("web", "secret_file")
     url = str(data.get("database", {}).get("url", ""))
     m = re.match(r"^(sqlite(?:\+\w+)?:///)(?!/)(.+)$", url)
     if m and m.group(2) != ":memory:":

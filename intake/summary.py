@@ -12,6 +12,7 @@ from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
 from intake.messages import deadline_phrase, labels, render_template
+from intake.overrides import flag_key
 from intake.report import local, problem_entry
 from intake.settings import Settings
 from store.repo import Repo
@@ -89,6 +90,11 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
     deadline = settings.campaign.deadline.astimezone(tz)
     rows = {p.code: ProvinceRow(p.code, p.name, p.individuals, p.units) for p in settings.provinces}
     messages = repo.all_messages()
+    checked = repo.flag_checks()  # flags a person has checked are no longer open problems
+
+    def is_open(f: Any) -> bool:
+        return flag_key(f.scope, f.code, f.message_pk, f.nominee_id, f.province_code) not in checked
+
     nominees_out: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     messages_out: list[dict[str, Any]] = []
@@ -105,10 +111,13 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
                 row.receipts_sent += m.receipt.state == "sent"
                 row.receipts_failed += m.receipt.state == "failed"
         for f in m.flags:
+            if f.code == "late" and row is not None and m.classification == "submission":
+                row.late = True
+            if not is_open(f):
+                continue
             problems.append(_problem(f.code, f.detail, m, None, settings))
             if row is not None and m.classification == "submission":
                 row.problems += 1
-                row.late = row.late or f.code == "late"
         messages_out.append(
             {
                 "received": received,
@@ -124,7 +133,7 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
             }
         )
         for n in m.nominees:
-            nflags = [f.code for f in n.flags]
+            nflags = [f.code for f in n.flags if is_open(f)]
             if n.current and row is not None:
                 if n.kind == "individual":
                     row.individuals += 1
@@ -132,7 +141,8 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
                     row.units += 1
                 row.problems += len(nflags)
             for f in n.flags:
-                problems.append(_problem(f.code, f.detail, m, n.name, settings))
+                if is_open(f):
+                    problems.append(_problem(f.code, f.detail, m, n.name, settings))
             nominees_out.append(
                 {
                     "province": row.name if row else "",
@@ -152,7 +162,7 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
         if row is None:
             continue
         row.flags.append(f.code)
-        if f.code != "late":
+        if f.code != "late" and is_open(f):
             row.problems += 1
             problems.append({**problem_entry(f.code, f.detail), "province": row.name, "subject": "", "received": None})
         else:

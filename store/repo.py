@@ -17,17 +17,37 @@ from store.db import _short, make_engine, migrate
 from store.errors import StoreError
 from store.models import (
     Attachment,
+    AuditEntry,
+    Correction,
     Flag,
+    FlagCheck,
+    LoginAttempt,
     MailboxState,
     Message,
     MessageLocation,
+    MessageOverride,
     Nominee,
     Receipt,
     Run,
+    User,
     utcnow,
 )
 
-__all__ = ["Attachment", "Flag", "Message", "Nominee", "Receipt", "Repo", "Run", "Store"]
+__all__ = [
+    "Attachment",
+    "AuditEntry",
+    "Correction",
+    "Flag",
+    "FlagCheck",
+    "Message",
+    "MessageOverride",
+    "Nominee",
+    "Receipt",
+    "Repo",
+    "Run",
+    "Store",
+    "User",
+]
 
 
 class Store:
@@ -390,6 +410,56 @@ class Repo:
     def runs(self) -> list[Run]:
         return list(self.s.scalars(select(Run).order_by(Run.id)))
 
+    # ------------------------------------------------------------------ people's work
+
+    def nominee(self, pk: int) -> Nominee | None:
+        return self.s.get(Nominee, pk)
+
+    def flag(self, pk: int) -> Flag | None:
+        return self.s.get(Flag, pk)
+
+    def user(self, name: str) -> User | None:
+        return self.s.scalars(select(User).where(User.name == name)).first()
+
+    def user_by_id(self, pk: int) -> User | None:
+        return self.s.get(User, pk)
+
+    def users(self) -> list[User]:
+        return list(self.s.scalars(select(User).order_by(User.name)))
+
+    def failed_logins_since(self, since: datetime, *, name: str | None = None, address: str | None = None) -> int:
+        stmt = (
+            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.ok.is_(False), LoginAttempt.at >= since)
+        )
+        if name is not None:
+            stmt = stmt.where(LoginAttempt.name == name)
+        if address is not None:
+            stmt = stmt.where(LoginAttempt.address == address)
+        return int(self.s.scalar(stmt) or 0)
+
+    def audit(self, limit: int = 500) -> list[AuditEntry]:
+        return list(self.s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+
+    def corrections_for(self, nominee_ids: Sequence[int]) -> list[Correction]:
+        if not nominee_ids:
+            return []
+        stmt = select(Correction).where(Correction.nominee_id.in_(list(nominee_ids))).order_by(Correction.id)
+        return list(self.s.scalars(stmt))
+
+    def all_corrections(self) -> list[Correction]:
+        return list(self.s.scalars(select(Correction).order_by(Correction.id)))
+
+    def orphan_corrections(self) -> list[Correction]:
+        """Corrections whose nominee a later parse no longer found: shown to the office, never dropped."""
+        return list(self.s.scalars(select(Correction).where(Correction.nominee_id.is_(None)).order_by(Correction.id)))
+
+    def overrides_for(self, message_pk: int) -> dict[str, MessageOverride]:
+        rows = self.s.scalars(select(MessageOverride).where(MessageOverride.message_pk == message_pk))
+        return {o.field: o for o in rows}
+
+    def flag_checks(self) -> dict[str, FlagCheck]:
+        return {c.key: c for c in self.s.scalars(select(FlagCheck))}
+
 
 def _as_utc(value: datetime) -> datetime:
     from datetime import UTC
@@ -416,4 +486,3 @@ def _alive(pid: str) -> bool:
     except PermissionError:
         return True
     return True
-

@@ -1,0 +1,402 @@
+"""What the console's pages show, as plain data: one function a page, each reading through the
+repository. The numbers are those of ``intake summary`` and ``intake export`` at the same moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from intake.actions import FIELD_NAMES
+from intake.messages import deadline_phrase, labels
+from intake.overrides import flag_key
+from intake.report import display_name, local, nominee_fields
+from intake.settings import Settings
+from intake.summary import build_summary
+from store.repo import Flag, Message, Nominee, Repo, Store
+
+FIELD_ORDER = [
+    "sex",
+    "birth",
+    "ethnicity",
+    "political",
+    "education",
+    "work_start",
+    "party_date",
+    "workplace",
+    "post",
+    "phone",
+    "unit_name",
+    "head",
+    "address",
+    "contact",
+    "staff",
+    "level",
+    "deeds",
+]
+MORE_FIELD_NAMES = {
+    "work_start": "参加工作时间",
+    "party_date": "入党时间",
+    "unit_name": "单位名称",
+    "contact": "联系人",
+    "staff": "职工人数",
+    "level": "单位级别",
+    "kind": "类别（表内）",
+    "seq": "序号",
+    "province": "省份（表内）",
+    "remark": "备注",
+}
+
+
+OFFICE_TYPES = ("docx", "doc", "wps", "xlsx", "xls", "et", "pdf")
+
+
+def field_label(name: str) -> str:
+    return FIELD_NAMES.get(name) or MORE_FIELD_NAMES.get(name) or name
+
+
+def _flag_view(f: Flag, checked: dict[str, Any], who: str = "") -> dict[str, Any]:
+    check = checked.get(flag_key(f.scope, f.code, f.message_pk, f.nominee_id, f.province_code))
+    return {
+        "id": f.id,
+        "code": f.code,
+        "label": labels("flag", f.code),
+        "detail": f.detail,
+        "advice": labels("advice", f.code),
+        "who": who,
+        "checked": {"by": check.by, "at": check.at, "note": check.note} if check else None,
+    }
+
+
+def board(repo: Repo, settings: Settings, now: datetime) -> dict[str, Any]:
+    tz = settings.campaign.tz
+    today = now.astimezone(tz).date()
+    s = build_summary(repo, settings, today, now)
+    messages = repo.all_messages()
+    receipts_waiting: dict[str, int] = {}
+    for m in messages:
+        if m.receipt is not None and m.receipt.state in ("queued", "sending") and m.province_code:
+            receipts_waiting[m.province_code] = receipts_waiting.get(m.province_code, 0) + 1
+    unknown = [
+        {
+            "id": m.id,
+            "subject": display_name(m.subject),
+            "from": m.from_addr,
+            "received": local(m.received_at, settings),
+        }
+        for m in messages
+        if m.classification == "submission" and m.province_code is None
+    ]
+    # Mail set aside (not a submission) that carries documents: for a person to look at.
+    documents = [
+        {
+            "id": m.id,
+            "subject": display_name(m.subject),
+            "from": m.from_addr,
+            "class": labels("classification", m.classification),
+        }
+        for m in messages
+        if m.classification not in ("submission", "duplicate", "")
+        and any(a.type in OFFICE_TYPES for a in m.attachments)
+    ]
+    return {
+        "summary": s,
+        "rows": s.rows,
+        "deadline": s.deadline,
+        "deadline_phrase": deadline_phrase(s.days_left),
+        "receipts_waiting": receipts_waiting,
+        "unknown_province": unknown,
+        "set_aside_documents": documents,
+        "orphans": len(repo.orphan_corrections()),
+    }
+
+
+def _message_row(m: Message, settings: Settings) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "subject": display_name(m.subject) or "（无主题）",
+        "from": m.from_addr,
+        "received": local(m.received_at, settings),
+        "classification": labels("classification", m.classification or m.state),
+        "nominees": len(m.nominees),
+        "attachments": len(m.attachments),
+        "flags": [labels("flag", f.code) for f in m.flags],
+        "receipt": labels("receipt", m.receipt.state) if m.receipt else "",
+    }
+
+
+def _nominee_row(n: Nominee, settings: Settings, message: Message | None = None) -> dict[str, Any]:
+    p = settings.province(n.province_code)
+    return {
+        "id": n.id,
+        "name": display_name(n.name),
+        "kind": labels("kind", n.kind),
+        "kind_code": n.kind,
+        "province": p.name if p else "未确定",
+        "province_code": n.province_code,
+        "rank": n.rank,
+        "workplace": display_name(str((n.fields or {}).get("workplace", ""))),
+        "narrative_chars": n.narrative_chars,
+        "source": {"form": "推荐表", "list": "汇总表", "pdf": "PDF"}.get(n.source, n.source),
+        "source_code": n.source,
+        "current": n.current,
+        "flags": [labels("flag", f.code) for f in n.flags],
+        "flag_codes": [f.code for f in n.flags],
+        "message_id": n.message_pk,
+        "received": local(message.received_at, settings) if message else None,
+    }
+
+
+def province_page(repo: Repo, settings: Settings, code: str) -> dict[str, Any] | None:
+    p = settings.province(code)
+    if p is None:
+        return None
+    checked = repo.flag_checks()
+    messages = sorted(
+        (m for m in repo.all_messages() if m.province_code == code),
+        key=lambda m: (m.received_at or m.created_at, m.id),
+    )
+    current, replaced, problems = [], [], []
+    for m in messages:
+        if m.classification == "submission":
+            problems.extend(_flag_view(f, checked) for f in m.flags)
+        for n in m.nominees:
+            (current if n.current else replaced).append(_nominee_row(n, settings, m))
+            if n.current:
+                problems.extend(_flag_view(f, checked, display_name(n.name)) for f in n.flags)
+    problems.extend(_flag_view(f, checked) for f in repo.province_flags(code))
+    counts = {"individual": 0, "unit": 0, **repo.current_counts(code)}
+    return {
+        "province": p,
+        "messages": [_message_row(m, settings) for m in messages],
+        "current": current,
+        "replaced": replaced,
+        "open_problems": [x for x in problems if not x["checked"]],
+        "checked_problems": [x for x in problems if x["checked"]],
+        "counts": counts,
+    }
+
+
+def message_page(repo: Repo, store: Store, settings: Settings, pk: int) -> dict[str, Any] | None:
+    from parsers.mime import parse_message
+
+    m = repo.message(pk)
+    if m is None:
+        return None
+    checked = repo.flag_checks()
+    body = ""
+    try:
+        parsed = parse_message(store.blobs.get(m.sha256))
+        # Text only: an HTML body is turned into text, so nothing in it can run or load.
+        body = parsed.body_text
+    except Exception:  # a body that cannot be read is shown as such, never as an error page
+        body = "（正文无法读取）"
+    info = m.info or {}
+    p = settings.province(m.province_code)
+    attachments = [
+        {
+            "id": a.id,
+            "filename": display_name(a.filename) or "（无文件名）",
+            "depth": _depth(a, {x.id: x for x in m.attachments}),
+            "type": a.type.upper(),
+            "role": labels("role", a.role),
+            "status": labels("status", a.status),
+            "detail": a.detail,
+            "size": a.size,
+            "records": (a.info or {}).get("records", 0),
+        }
+        for a in m.attachments
+    ]
+    receipt = None
+    if m.receipt is not None:
+        receipt = {
+            "state": labels("receipt", m.receipt.state),
+            "to": m.receipt.to_addr,
+            "reason": m.receipt.reason,
+            "sent_at": local(m.receipt.sent_at, settings),
+            "error": m.receipt.last_error,
+        }
+    overrides = repo.overrides_for(m.id)
+    return {
+        "message": m,
+        "subject": display_name(m.subject) or "（无主题）",
+        "from": f"{display_name(m.from_name)} <{m.from_addr}>" if m.from_name else m.from_addr,
+        "to": [display_name(x) for x in info.get("to", [])],
+        "received": local(m.received_at, settings),
+        "received_source": {
+            "internaldate": "邮件服务器收件时间",
+            "received": "Received 邮件头",
+            "date": "邮件 Date 头",
+            "fetched": "读取时间",
+        }.get(m.received_source, m.received_source),
+        "classification": labels("classification", m.classification or m.state),
+        "classification_code": m.classification,
+        "reason": info.get("reason", ""),
+        "province": p.name if p else "未确定",
+        "province_code": m.province_code,
+        "body": body[:20000],
+        "attachments": attachments,
+        "nominees": [_nominee_row(n, settings, m) for n in m.nominees],
+        "flags": [_flag_view(f, checked) for f in m.flags],
+        "receipt": receipt,
+        "overrides": {k: {"value": v.value, "by": v.by, "reason": v.reason} for k, v in overrides.items()},
+        "error": (m.error or "").strip().splitlines()[-1] if m.error else "",
+    }
+
+
+def _depth(a: Any, by_id: dict[int, Any]) -> int:
+    depth, parent = 0, a.parent_id
+    while parent is not None and depth < 10:
+        depth += 1
+        parent = by_id[parent].parent_id if parent in by_id else None
+    return depth
+
+
+@dataclass(frozen=True)
+class NomineeFilter:
+    province: str = ""
+    kind: str = ""
+    state: str = ""  # current | replaced
+    flag: str = ""
+    source: str = ""
+    q: str = ""
+    sort: str = "province"
+
+
+def nominees_list(repo: Repo, settings: Settings, f: NomineeFilter) -> list[dict[str, Any]]:
+    order = {p.code: i for i, p in enumerate(settings.provinces)}
+    messages = {m.id: m for m in repo.all_messages(with_children=False)}
+    out = []
+    for n in repo.nominees():
+        if f.province and n.province_code != f.province:
+            continue
+        if f.kind and n.kind != f.kind:
+            continue
+        if (f.state == "current" and not n.current) or (f.state == "replaced" and n.current):
+            continue
+        if f.source and n.source != f.source:
+            continue
+        if f.q and f.q.strip() not in n.name:
+            continue
+        row = _nominee_row(n, settings, messages.get(n.message_pk))
+        if f.flag and f.flag not in row["flag_codes"]:
+            continue
+        out.append(row)
+    keys = {
+        "province": lambda r: (order.get(r["province_code"] or "", 999), r["kind_code"], r["rank"] or 999, r["name"]),
+        "name": lambda r: r["name"],
+        "rank": lambda r: (r["rank"] is None, r["rank"] or 0),
+        "narrative": lambda r: -(r["narrative_chars"] or 0),
+        "received": lambda r: r["received"] or datetime.min.replace(tzinfo=settings.campaign.tz),
+    }
+    out.sort(key=keys.get(f.sort, keys["province"]))
+    return out
+
+
+def nominees_workbook(rows: list[dict[str, Any]], day: date) -> bytes:
+    """The console's current list of nominees as a workbook."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "推荐对象"
+    ws.append([f"推荐对象名单（{day.isoformat()}）"])
+    ws["A1"].font = Font(size=14, bold=True)
+    headers = ["省份", "类别", "姓名/单位名称", "排序", "工作单位及职务", "事迹字数", "来源", "是否有效", "问题"]
+    ws.append(headers)
+    for r in rows:
+        ws.append(
+            [
+                r["province"],
+                r["kind"],
+                r["name"],
+                r["rank"],
+                r["workplace"],
+                r["narrative_chars"],
+                r["source"],
+                "是" if r["current"] else "已被更正替换",
+                "、".join(r["flags"]),
+            ]
+        )
+    for col, width in zip("ABCDEFGHI", (12, 6, 26, 6, 32, 9, 8, 12, 28), strict=True):
+        ws.column_dimensions[col].width = width
+    for row in ws.iter_rows(min_row=3):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.print_title_rows = "1:2"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def nominee_page(repo: Repo, settings: Settings, pk: int) -> dict[str, Any] | None:
+    n = repo.nominee(pk)
+    if n is None:
+        return None
+    m = repo.message(n.message_pk)
+    checked = repo.flag_checks()
+    fields = nominee_fields(n.fields or {})
+    shown = [(k, field_label(k), fields[k]) for k in FIELD_ORDER if fields.get(k)]
+    shown += [(k, field_label(k), v) for k, v in fields.items() if k not in FIELD_ORDER and k != "opinions" and v]
+    attachments = {a.id: a for a in (m.attachments if m else [])}
+    files = []
+    for att_id, what in ((n.attachment_id, "推荐表/汇总表"), (n.narrative_attachment_id, "事迹材料")):
+        a = attachments.get(att_id) if att_id else None
+        if a is not None and all(f["id"] != a.id for f in files):
+            files.append({"id": a.id, "filename": display_name(a.filename), "what": what, "type": a.type})
+    return {
+        "nominee": _nominee_row(n, settings, m),
+        "fields": shown,
+        "opinions": fields["opinions"],
+        "files": files,
+        "narrative_chars_nospace": n.narrative_chars_nospace,
+        "limit": settings.campaign.narrative_limit,
+        "flags": [_flag_view(f, checked) for f in n.flags],
+        "corrections": [
+            {
+                "field": field_label(c.field),
+                "old": c.old_value,
+                "new": c.new_value,
+                "by": c.by,
+                "at": local(c.at, settings),
+                "reason": c.reason,
+            }
+            for c in repo.corrections_for([n.id])
+        ],
+        "correctable": [(k, v) for k, v in FIELD_NAMES.items()],
+        "subject": display_name(m.subject) if m else "",
+    }
+
+
+def audit_page(repo: Repo, settings: Settings) -> dict[str, Any]:
+    return {
+        "entries": [
+            {
+                "at": local(e.at, settings),
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "summary": e.summary,
+                "reason": e.reason,
+            }
+            for e in repo.audit()
+        ],
+        "orphans": [
+            {
+                "name": c.nominee_name,
+                "field": field_label(c.field),
+                "new": c.new_value,
+                "by": c.by,
+                "at": local(c.at, settings),
+                "message_id": c.message_pk,
+            }
+            for c in repo.orphan_corrections()
+        ],
+    }
