@@ -344,7 +344,10 @@ def nominee_page(repo: Repo, settings: Settings, pk: int) -> dict[str, Any] | No
     checked = repo.flag_checks()
     fields = nominee_fields(n.fields or {})
     shown = [(k, field_label(k), fields[k]) for k in FIELD_ORDER if fields.get(k)]
-    shown += [(k, field_label(k), v) for k, v in fields.items() if k not in FIELD_ORDER and k != "opinions" and v]
+    # The name and the rank stand at the top, corrected where a person corrected them.
+    hidden = {*FIELD_ORDER, "opinions", "name", "unit_name", "subject", "rank"}
+    shown = [x for x in shown if x[0] not in ("name", "unit_name")]
+    shown += [(k, field_label(k), v) for k, v in fields.items() if k not in hidden and v]
     attachments = {a.id: a for a in (m.attachments if m else [])}
     files = []
     for att_id, what in ((n.attachment_id, "推荐表/汇总表"), (n.narrative_attachment_id, "事迹材料")):

@@ -309,3 +309,27 @@ def test_people_work_survives_reprocess_and_shows_everywhere(deployment, tmp_pat
     assert "事迹材料超长" not in summary.stdout
     assert "已核实" in client.get(f"/nominees/{nominee}").text
     assert board.count("浙江省") >= 1
+
+
+def test_cli_user_add_and_correct(deployment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg, _settings, store = deployment
+    from tests.conftest import cli_env
+
+    env = cli_env(NEW_PW="another secret 2")
+    added = run_intake("user", "add", "李审核", "--role", "reviewer", "--password-env", "NEW_PW", config=cfg, env=env)
+    assert added.returncode == 0, added.stderr
+    assert actions.authenticate(store, "李审核", "another secret 2", "127.0.0.1", datetime.now(UTC))
+    short = run_intake("user", "add", "x", "--role", "viewer", "--password-env", "EMPTY_PW", config=cfg)
+    assert short.returncode != 0 and "EMPTY_PW" in short.stderr and "Traceback" not in short.stderr
+    with store.session() as repo:
+        nominee = next(n for n in repo.nominees() if n.province_code == "zj").id
+    done = run_intake("correct", str(nominee), "rank=2", "phone=0571-1234", "--reason", "来电更正", config=cfg)
+    assert done.returncode == 0, done.stderr
+    assert "推荐排序：1 → 2" in done.stdout
+    bad = run_intake("correct", str(nominee), "salary=1", "--reason", "x", config=cfg)
+    assert bad.returncode != 0 and "salary" in bad.stderr and "Traceback" not in bad.stderr
+    assert run_intake("reprocess", config=cfg, cwd=tmp_path).returncode == 0
+    export = json.loads(run_intake("export", "--format", "json", config=cfg).stdout)
+    n = next(x for x in export["nominees"] if x["id"] == nominee)
+    assert n["rank"] == 2 and n["fields"]["phone"] == "0571-1234"
+    assert [c["field"] for c in n["corrections"]] == ["rank", "phone"]
