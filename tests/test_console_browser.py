@@ -159,6 +159,10 @@ def test_reviewer_and_viewer_in_chromium(browser, console, tmp_path: Path) -> No
     driver.find_element(By.CSS_SELECTOR, "form.correct input[name=reason]").send_keys("推荐表姓名识别有误")
     driver.find_element(By.CSS_SELECTOR, "form.correct button").click()
     _until(driver, lambda d: _h1(d).startswith("王喆"))
+    # Beside the fields, the original form as pictures (LibreOffice to PDF, then PNG).
+    pages = driver.find_elements(By.CSS_SELECTOR, ".preview img")
+    assert pages
+    _until(driver, lambda d: all(d.execute_script("return arguments[0].naturalWidth", p) > 100 for p in pages))
     _shoot(driver, tmp_path, "nominee")
 
     # Reprocess everything: the correction stays.

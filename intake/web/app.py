@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake import actions, browse
+from intake import actions, browse, previews
 from intake.errors import ActionError, LoginRefused
 from intake.messages import labels
 from intake.settings import Settings
@@ -277,12 +277,39 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             headers={"Content-Disposition": f"attachment; filename=\"nominees.xlsx\"; filename*=UTF-8''{quote(name)}"},
         )
 
+    def preview_pdf(message_pk: int, att_id: int) -> Path | None:
+        """The attachment as a PDF for its pictures (LibreOffice, cached), or None."""
+        with store.session() as repo:
+            a = repo.attachment(att_id)
+            if a is None or a.message_pk != message_pk:
+                return None
+            sha, kind = a.sha256, a.type
+        return previews.pdf_for(
+            settings.archive.path, sha, kind, store.blobs.get(sha), settings.limits.convert_timeout_seconds
+        )
+
     @page()
     async def nominee(request: Request, user: User, form: dict[str, str]) -> Response:
         data = await read(browse.nominee_page, settings, request.path_params["id"])
         if data is None:
             return not_found(request, user, "这个推荐对象")
-        return render(request, "nominee.html", user, **data)
+        pages: list[str] = []
+        if data["files"] and settings.web.preview_pages:
+            first = data["files"][0]
+            pdf = await run_in_threadpool(preview_pdf, data["nominee"]["message_id"], first["id"])
+            count = min(previews.page_count(pdf), settings.web.preview_pages) if pdf else 0
+            base = f"/messages/{data['nominee']['message_id']}/attachments/{first['id']}/pages"
+            pages = [f"{base}/{i}" for i in range(1, count + 1)]
+        return render(request, "nominee.html", user, preview=pages, **data)
+
+    @page()
+    async def preview_page(request: Request, user: User, form: dict[str, str]) -> Response:
+        number = request.path_params["page"]
+        pdf = await run_in_threadpool(preview_pdf, request.path_params["id"], request.path_params["att"])
+        png = await run_in_threadpool(previews.page_png, pdf, number) if pdf and number >= 1 else None
+        if png is None:
+            return not_found(request, user, "这一页")
+        return Response(png, media_type="image/png")
 
     @page()
     async def audit(request: Request, user: User, form: dict[str, str]) -> Response:
@@ -360,6 +387,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/provinces/{code:str}", province),
         Route("/messages/{id:int}", message),
         Route("/messages/{id:int}/attachments/{att:int}", attachment),
+        Route("/messages/{id:int}/attachments/{att:int}/pages/{page:int}", preview_page),
         Route("/messages/{id:int}/province", assign, methods=["POST"]),
         Route("/messages/{id:int}/classification", reclassify, methods=["POST"]),
         Route("/nominees", nominees),
