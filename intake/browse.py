@@ -12,7 +12,7 @@ from intake.messages import deadline_phrase, labels
 from intake.overrides import flag_key
 from intake.report import display_name, local, nominee_fields
 from intake.settings import Settings
-from intake.summary import build_summary
+from intake.summary import province_rows
 from store.repo import Flag, Message, Nominee, Repo, Store
 
 FIELD_ORDER = [
@@ -48,9 +48,6 @@ MORE_FIELD_NAMES = {
 }
 
 
-OFFICE_TYPES = ("docx", "doc", "wps", "xlsx", "xls", "et", "pdf")
-
-
 def field_label(name: str) -> str:
     return FIELD_NAMES.get(name) or MORE_FIELD_NAMES.get(name) or name
 
@@ -69,44 +66,35 @@ def _flag_view(f: Flag, checked: dict[str, Any], who: str = "") -> dict[str, Any
 
 
 def board(repo: Repo, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The 总览: the numbers of ``intake summary`` for today, and what waits for a person."""
+    from datetime import timedelta
+
     tz = settings.campaign.tz
-    today = now.astimezone(tz).date()
-    s = build_summary(repo, settings, today, now)
-    messages = repo.all_messages()
-    receipts_waiting: dict[str, int] = {}
-    for m in messages:
-        if m.receipt is not None and m.receipt.state in ("queued", "sending") and m.province_code:
-            receipts_waiting[m.province_code] = receipts_waiting.get(m.province_code, 0) + 1
-    unknown = [
-        {
-            "id": m.id,
-            "subject": display_name(m.subject),
-            "from": m.from_addr,
-            "received": local(m.received_at, settings),
-        }
-        for m in messages
-        if m.classification == "submission" and m.province_code is None
-    ]
-    # Mail set aside (not a submission) that carries documents: for a person to look at.
-    documents = [
-        {
-            "id": m.id,
-            "subject": display_name(m.subject),
-            "from": m.from_addr,
-            "class": labels("classification", m.classification),
-        }
-        for m in messages
-        if m.classification not in ("submission", "duplicate", "")
-        and any(a.type in OFFICE_TYPES for a in m.attachments)
-    ]
+    until = datetime.combine(now.astimezone(tz).date(), settings.schedule.summary_at, tzinfo=tz)
+    rows = province_rows(repo, settings, until - timedelta(days=1), until)
+    deadline = settings.campaign.deadline.astimezone(tz)
+    waiting = repo.waiting_for_people()
     return {
-        "summary": s,
-        "rows": s.rows,
-        "deadline": s.deadline,
-        "deadline_phrase": deadline_phrase(s.days_left),
-        "receipts_waiting": receipts_waiting,
-        "unknown_province": unknown,
-        "set_aside_documents": documents,
+        "rows": rows,
+        "totals": {
+            "individuals": sum(r.individuals for r in rows),
+            "units": sum(r.units for r in rows),
+            "quota_individuals": settings.quota_individuals,
+            "quota_units": settings.quota_units,
+            "silent": sum(1 for r in rows if r.messages == 0),
+            "problems": sum(r.problems for r in rows),
+        },
+        "deadline": deadline,
+        "deadline_phrase": deadline_phrase((deadline.date() - now.astimezone(tz).date()).days),
+        "receipts_waiting": waiting["receipts"],
+        "unknown_province": [
+            {"id": pk, "subject": display_name(subject), "from": sender, "received": local(at, settings)}
+            for pk, subject, sender, at in waiting["unknown_province"]
+        ],
+        "set_aside_documents": [
+            {"id": pk, "subject": display_name(subject), "from": sender, "class": labels("classification", cls)}
+            for pk, subject, sender, cls in waiting["set_aside"]
+        ],
         "orphans": len(repo.orphan_corrections()),
     }
 

@@ -83,48 +83,84 @@ class Summary:
         return sum(r.new_today for r in self.rows)
 
 
+def province_rows(repo: Repo, settings: Settings, since: datetime, until: datetime) -> list[ProvinceRow]:
+    """Every province against its quota: received, late, open problems, last mail, receipts. Read
+    from plain columns, not loaded objects: the console's board asks for it on every view."""
+    rows = {p.code: ProvinceRow(p.code, p.name, p.individuals, p.units) for p in settings.provinces}
+    facts = repo.summary_facts()
+    checked = repo.flag_checks()  # flags a person has checked are no longer open problems
+    by_message: dict[int, ProvinceRow | None] = {}
+    submissions: dict[int, ProvinceRow] = {}
+    for mid, province, classification, received_at in facts["messages"]:
+        row = by_message[mid] = rows.get(province or "")
+        if classification != "submission" or row is None:
+            continue
+        submissions[mid] = row
+        row.messages += 1
+        received = local(received_at, settings)
+        if received and (row.last_received is None or received > row.last_received):
+            row.last_received = received
+        if received and since <= received < until:
+            row.new_today += 1
+    for mid, state in facts["receipts"]:
+        if mid in submissions:
+            submissions[mid].receipts_sent += state == "sent"
+            submissions[mid].receipts_failed += state == "failed"
+    current: dict[int, ProvinceRow] = {}
+    for nid, mid, kind, is_current in facts["nominees"]:
+        row = by_message.get(mid)
+        if is_current and row is not None:
+            current[nid] = row
+            if kind == "individual":
+                row.individuals += 1
+            else:
+                row.units += 1
+    for scope, code, mid, nid, province in facts["flags"]:
+        is_open = flag_key(scope, code, mid, nid, province) not in checked
+        if scope == "message" and mid in submissions:
+            row = submissions[mid]
+            row.late = row.late or code == "late"
+            row.problems += is_open
+        elif scope == "nominee" and nid in current:
+            current[nid].problems += is_open
+        elif scope == "province" and province in rows:
+            row = rows[province]
+            row.flags.append(code)
+            if code == "late":
+                row.late = True
+            else:
+                row.problems += is_open
+    return list(rows.values())
+
+
 def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> Summary:
     tz = settings.campaign.tz
     until = datetime.combine(day, settings.schedule.summary_at, tzinfo=tz)
     since = until - timedelta(days=1)
     deadline = settings.campaign.deadline.astimezone(tz)
-    rows = {p.code: ProvinceRow(p.code, p.name, p.individuals, p.units) for p in settings.provinces}
-    messages = repo.all_messages()
-    checked = repo.flag_checks()  # flags a person has checked are no longer open problems
+    rows = province_rows(repo, settings, since, until)
+    checked = repo.flag_checks()
 
     def is_open(f: Any) -> bool:
         return flag_key(f.scope, f.code, f.message_pk, f.nominee_id, f.province_code) not in checked
 
+    def province_name(code: str | None) -> str:
+        p = settings.province(code)
+        return p.name if p else ""
+
     nominees_out: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     messages_out: list[dict[str, Any]] = []
-    for m in messages:
+    for m in repo.all_messages():
         received = local(m.received_at, settings)
-        row = rows.get(m.province_code or "")
-        if m.classification == "submission" and row is not None:
-            row.messages += 1
-            if received and (row.last_received is None or received > row.last_received):
-                row.last_received = received
-            if received and since <= received < until:
-                row.new_today += 1
-            if m.receipt is not None:
-                row.receipts_sent += m.receipt.state == "sent"
-                row.receipts_failed += m.receipt.state == "failed"
-        for f in m.flags:
-            if f.code == "late" and row is not None and m.classification == "submission":
-                row.late = True
-            if not is_open(f):
-                continue
-            problems.append(_problem(f.code, f.detail, m, None, settings))
-            if row is not None and m.classification == "submission":
-                row.problems += 1
+        problems.extend(_problem(f.code, f.detail, m, None, settings) for f in m.flags if is_open(f))
         messages_out.append(
             {
                 "received": received,
                 "from": m.from_addr,
                 "subject": m.subject,
                 "classification": labels("classification", m.classification or m.state),
-                "province": settings.province(m.province_code).name if settings.province(m.province_code) else "",
+                "province": province_name(m.province_code),
                 "attachments": len(m.attachments),
                 "nominees": len(m.nominees),
                 "flags": "、".join(labels("flag", f.code) for f in m.flags),
@@ -133,40 +169,28 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
             }
         )
         for n in m.nominees:
-            nflags = [f.code for f in n.flags if is_open(f)]
-            if n.current and row is not None:
-                if n.kind == "individual":
-                    row.individuals += 1
-                else:
-                    row.units += 1
-                row.problems += len(nflags)
-            for f in n.flags:
-                if is_open(f):
-                    problems.append(_problem(f.code, f.detail, m, n.name, settings))
+            open_flags = [f for f in n.flags if is_open(f)]
+            problems.extend(_problem(f.code, f.detail, m, n.name, settings) for f in open_flags)
             nominees_out.append(
                 {
-                    "province": row.name if row else "",
+                    "province": province_name(m.province_code),
                     "kind": labels("kind", n.kind),
                     "name": n.name,
                     "rank": n.rank,
                     "workplace": (n.fields or {}).get("workplace", ""),
                     "narrative_chars": n.narrative_chars,
                     "current": n.current,
-                    "flags": "、".join(labels("flag", c) for c in nflags),
+                    "flags": "、".join(labels("flag", f.code) for f in open_flags),
                     "received": received,
                     "subject": m.subject,
                 }
             )
+    names = {r.code: r.name for r in rows}
     for f in repo.province_flags():
-        row = rows.get(f.province_code or "")
-        if row is None:
-            continue
-        row.flags.append(f.code)
-        if f.code != "late" and is_open(f):
-            row.problems += 1
-            problems.append({**problem_entry(f.code, f.detail), "province": row.name, "subject": "", "received": None})
-        else:
-            row.late = True
+        if f.province_code in names and f.code != "late" and is_open(f):
+            problems.append(
+                {**problem_entry(f.code, f.detail), "province": names[f.province_code], "subject": "", "received": None}
+            )
     days_left = (deadline.date() - day).days
     return Summary(
         day=day,
@@ -175,7 +199,7 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
         until=until,
         deadline=deadline,
         days_left=days_left,
-        rows=list(rows.values()),
+        rows=rows,
         nominees=nominees_out,
         problems=problems,
         messages=messages_out,

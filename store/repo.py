@@ -33,6 +33,9 @@ from store.models import (
     utcnow,
 )
 
+# Files a person should see even on mail that was set aside.
+OFFICE_TYPES = ("docx", "doc", "wps", "xlsx", "xls", "et", "pdf")
+
 __all__ = [
     "Attachment",
     "AuditEntry",
@@ -456,6 +459,50 @@ class Repo:
     def overrides_for(self, message_pk: int) -> dict[str, MessageOverride]:
         rows = self.s.scalars(select(MessageOverride).where(MessageOverride.message_pk == message_pk))
         return {o.field: o for o in rows}
+
+    def summary_facts(self) -> dict[str, list[Any]]:
+        """The columns the province standings are counted from, as plain rows."""
+        return {
+            "messages": list(
+                self.s.execute(
+                    select(Message.id, Message.province_code, Message.classification, Message.received_at)
+                ).all()
+            ),
+            "receipts": list(self.s.execute(select(Receipt.message_pk, Receipt.state)).all()),
+            "nominees": list(
+                self.s.execute(select(Nominee.id, Nominee.message_pk, Nominee.kind, Nominee.current)).all()
+            ),
+            "flags": list(
+                self.s.execute(
+                    select(Flag.scope, Flag.code, Flag.message_pk, Flag.nominee_id, Flag.province_code)
+                ).all()
+            ),
+        }
+
+    def waiting_for_people(self) -> dict[str, Any]:
+        """For the board: receipts still to go by province, submissions whose province nobody could
+        tell, and mail set aside (not a submission) that carries Word, Excel or PDF files."""
+        receipts: dict[str, int] = {}
+        stmt = (
+            select(Message.province_code, func.count())
+            .join(Receipt, Receipt.message_pk == Message.id)
+            .where(Receipt.state.in_(("queued", "sending")), Message.province_code.is_not(None))
+            .group_by(Message.province_code)
+        )
+        for code, n in self.s.execute(stmt):
+            receipts[code] = n
+        unknown = self.s.execute(
+            select(Message.id, Message.subject, Message.from_addr, Message.received_at)
+            .where(Message.classification == "submission", Message.province_code.is_(None))
+            .order_by(Message.id)
+        ).all()
+        documents = select(Attachment.message_pk).where(Attachment.type.in_(OFFICE_TYPES))
+        set_aside = self.s.execute(
+            select(Message.id, Message.subject, Message.from_addr, Message.classification)
+            .where(Message.classification.in_(("auto_reply", "bounce", "unrelated")), Message.id.in_(documents))
+            .order_by(Message.id)
+        ).all()
+        return {"receipts": receipts, "unknown_province": list(unknown), "set_aside": list(set_aside)}
 
     def flag_checks(self) -> dict[str, FlagCheck]:
         return {c.key: c for c in self.s.scalars(select(FlagCheck))}
