@@ -203,6 +203,7 @@ def message_page(repo: Repo, store: Store, settings: Settings, pk: int) -> dict[
             "reason": m.receipt.reason,
             "sent_at": local(m.receipt.sent_at, settings),
             "error": m.receipt.last_error,
+            "body": m.receipt.body,
         }
     overrides = repo.overrides_for(m.id)
     return {

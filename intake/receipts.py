@@ -135,9 +135,9 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
             assert message is not None
             email_msg = build_receipt(repo, message, r, settings, now)
 
-            def record(r: Receipt = r) -> None:
+            def record(r: Receipt = r, text: str = _plain_text(email_msg)) -> None:
                 # Committed before the server takes the message: see SmtpMailer.send.
-                r.state, r.sent_at, r.last_error = "sent", datetime.now(UTC), ""
+                r.state, r.sent_at, r.last_error, r.body = "sent", datetime.now(UTC), "", text
                 repo.commit()
 
             try:
@@ -162,6 +162,11 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
             sent += 1
             mailer.keep_copy(email_msg)
     return sent, failed
+
+
+def _plain_text(msg: EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    return str(part.get_content()) if part is not None else ""
 
 
 def owner() -> str:

@@ -192,6 +192,7 @@ class Receipt(Base):
     sent_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(300))
     claimed_at: Mapped[datetime | None]
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")  # the text as sent
 
     message: Mapped[Message] = relationship(back_populates="receipt")
 

@@ -293,6 +293,8 @@ def test_people_work_survives_reprocess_and_shows_everywhere(deployment, tmp_pat
     assert corrected["corrections"][0]["from"] == "王吉" and corrected["corrections"][0]["by"] == "reviewer"
     moved = next(m for m in export["messages"] if m["id"] == unknown_id)
     assert moved["province"] == "js" and moved["receipt"]["state"] == "sent"
+    # The receipt as it was sent, on the message's page.
+    assert "三、需要处理的问题" in client.get(f"/messages/{unknown_id}").text
     summary = run_intake("summary", "--date", "2017-04-21", config=cfg, cwd=tmp_path)
     board = client.get("/").text
     assert "王喆" in client.get("/provinces/zj").text and "王吉" not in client.get("/provinces/zj").text
