@@ -15,7 +15,7 @@ from intake import receipts, rules
 from intake.errors import ActionError, LoginRefused
 from intake.overrides import KINDS, current_value, flag_key, set_value
 from intake.settings import Settings
-from store.repo import AuditEntry, Correction, Flag, FlagCheck, MessageOverride, Repo, Store, User
+from store.repo import AuditEntry, Correction, Flag, FlagCheck, MessageOverride, Nominee, Repo, Review, Store, User
 
 ROLES = ("viewer", "reviewer", "admin")
 # Who may do what: a viewer reads; a reviewer corrects, assigns, reclassifies and checks flags;
@@ -314,3 +314,112 @@ def confirm_flag(store: Store, flag_id: int, *, by: str | User | None, note: str
             f"核实问题“{labels('flag', flag.code)}”：{flag.detail}",
             note.strip(),
         )
+
+
+# --------------------------------------------------------------------------- review
+
+REVIEW_STATES: dict[str, str] = {
+    "pending": "待审",
+    "approved": "初审通过",
+    "rejected": "不予推荐",
+    "reserve": "备选",
+    "withdrawn": "已撤回",
+}
+
+
+def _set_review(repo: Repo, nominee: Nominee, state: str, reason: str, actor: str) -> bool:
+    standing = repo.review_states().get(nominee.id)
+    before = standing.state if standing else "pending"
+    if before == state and (standing is None or standing.reason == reason):
+        return False
+    repo.add(Review(nominee_id=nominee.id, nominee_name=nominee.name, state=state, reason=reason, by=actor))
+    _audit(
+        repo,
+        actor,
+        "review",
+        f"nominee:{nominee.id}",
+        f"{nominee.name}：{REVIEW_STATES[before]} → {REVIEW_STATES[state]}",
+        reason,
+    )
+    return True
+
+
+def _approvals_over_quota(repo: Repo, settings: Settings, province: str | None) -> list[str]:
+    """Warnings, never refusals: a province whose approvals pass its quota."""
+    p = settings.province(province)
+    if p is None:
+        return []
+    states = repo.review_states()
+    approved = {"individual": 0, "unit": 0}
+    for n in repo.nominees():
+        if n.province_code == province and n.current and n.id in states and states[n.id].state == "approved":
+            approved[n.kind] = approved.get(n.kind, 0) + 1
+    out = []
+    for kind, quota, label in (("individual", p.individuals, "个人"), ("unit", p.units, "单位")):
+        if approved[kind] > quota:
+            out.append(f"{p.name}初审通过的{label} {approved[kind]} 个，超过名额 {quota} 个")
+    return out
+
+
+def review_nominee(
+    store: Store,
+    settings: Settings,
+    nominee_id: int,
+    state: str,
+    *,
+    by: str | User | None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> list[str]:
+    """Set a nominee's review state; returns warnings (approvals past the quota)."""
+    if state not in REVIEW_STATES:
+        raise ActionError(f"审核状态只能是 {'、'.join(REVIEW_STATES)}")
+    if state == "rejected" and not reason.strip():
+        raise ActionError("不予推荐须注明理由")
+    with store.session() as repo:
+        actor = _actor(repo, by)
+        nominee = repo.nominee(nominee_id)
+        if nominee is None:
+            raise ActionError(f"没有编号为 {nominee_id} 的推荐对象")
+        if _set_review(repo, nominee, state, reason.strip(), actor):
+            repo.flush()
+            rules.apply(repo, settings, now or datetime.now(UTC))  # a withdrawal changes the quota count
+        return _approvals_over_quota(repo, settings, nominee.province_code)
+
+
+def review_province(
+    store: Store,
+    settings: Settings,
+    code: str,
+    *,
+    by: str | User | None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> list[str]:
+    """Accept a province's nominees within its quota by rank; the rest become 备选. Nominees
+    already rejected or withdrawn keep their state. Returns what changed."""
+    province = settings.province(code)
+    if province is None:
+        raise ActionError(f"没有代码为 {code} 的省份")
+    changed: list[str] = []
+    with store.session() as repo:
+        actor = _actor(repo, by)
+        states = repo.review_states()
+        for kind, quota in (("individual", province.individuals), ("unit", province.units)):
+            group = [
+                n
+                for n in repo.nominees()
+                if n.province_code == code
+                and n.kind == kind
+                and n.current
+                and not (n.id in states and states[n.id].state in ("rejected", "withdrawn"))
+            ]
+            group.sort(key=lambda n: (n.rank is None, n.rank or 0, n.id))
+            for i, n in enumerate(group):
+                state = "approved" if i < quota else "reserve"
+                note = reason.strip() or ("名额内按排序通过" if state == "approved" else "超出名额，按排序备选")
+                if _set_review(repo, n, state, note, actor):
+                    changed.append(f"{n.name}：{REVIEW_STATES[state]}")
+        repo.flush()
+        rules.apply(repo, settings, now or datetime.now(UTC))
+    return changed

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from intake.actions import FIELD_NAMES
+from intake.actions import FIELD_NAMES, REVIEW_STATES
 from intake.messages import deadline_phrase, labels
 from intake.overrides import flag_key
 from intake.report import display_name, local, nominee_fields
@@ -113,9 +113,13 @@ def _message_row(m: Message, settings: Settings) -> dict[str, Any]:
     }
 
 
-def _nominee_row(n: Nominee, settings: Settings, message: Message | None = None) -> dict[str, Any]:
+def _nominee_row(
+    n: Nominee, settings: Settings, message: Message | None = None, review: str = "pending"
+) -> dict[str, Any]:
     p = settings.province(n.province_code)
     return {
+        "review": REVIEW_STATES.get(review, review),
+        "review_code": review,
         "id": n.id,
         "name": display_name(n.name),
         "kind": labels("kind", n.kind),
@@ -145,11 +149,13 @@ def province_page(repo: Repo, settings: Settings, code: str) -> dict[str, Any] |
         key=lambda m: (m.received_at or m.created_at, m.id),
     )
     current, replaced, problems = [], [], []
+    reviews = {pk: r.state for pk, r in repo.review_states().items()}
     for m in messages:
         if m.classification == "submission":
             problems.extend(_flag_view(f, checked) for f in m.flags)
         for n in m.nominees:
-            (current if n.current else replaced).append(_nominee_row(n, settings, m))
+            row = _nominee_row(n, settings, m, reviews.get(n.id, "pending"))
+            (current if n.current else replaced).append(row)
             if n.current:
                 problems.extend(_flag_view(f, checked, display_name(n.name)) for f in n.flags)
     problems.extend(_flag_view(f, checked) for f in repo.province_flags(code))
@@ -255,8 +261,12 @@ class NomineeFilter:
 def nominees_list(repo: Repo, settings: Settings, f: NomineeFilter) -> list[dict[str, Any]]:
     order = {p.code: i for i, p in enumerate(settings.provinces)}
     messages = {m.id: m for m in repo.all_messages(with_children=False)}
+    reviews = {pk: r.state for pk, r in repo.review_states().items()}
     out = []
     for n in repo.nominees():
+        review = reviews.get(n.id, "pending")
+        if f.state in REVIEW_STATES and (review != f.state or not n.current):
+            continue
         if f.province and n.province_code != f.province:
             continue
         if f.kind and n.kind != f.kind:
@@ -267,7 +277,7 @@ def nominees_list(repo: Repo, settings: Settings, f: NomineeFilter) -> list[dict
             continue
         if f.q and f.q.strip() not in n.name:
             continue
-        row = _nominee_row(n, settings, messages.get(n.message_pk))
+        row = _nominee_row(n, settings, messages.get(n.message_pk), review)
         if f.flag and f.flag not in row["flag_codes"]:
             continue
         out.append(row)
@@ -343,8 +353,14 @@ def nominee_page(repo: Repo, settings: Settings, pk: int) -> dict[str, Any] | No
         a = attachments.get(att_id) if att_id else None
         if a is not None and all(f["id"] != a.id for f in files):
             files.append({"id": a.id, "filename": display_name(a.filename), "what": what, "type": a.type})
+    reviews = repo.reviews_for(n.id)
     return {
-        "nominee": _nominee_row(n, settings, m),
+        "nominee": _nominee_row(n, settings, m, reviews[-1].state if reviews else "pending"),
+        "reviews": [
+            {"state": REVIEW_STATES[r.state], "reason": r.reason, "by": r.by, "at": local(r.at, settings)}
+            for r in reviews
+        ],
+        "review_states": list(REVIEW_STATES.items()),
         "fields": shown,
         "opinions": fields["opinions"],
         "files": files,

@@ -405,5 +405,47 @@ def correct(config: str | None, nominee_id: int, changes: tuple[str, ...], reaso
     click.echo("；".join(done) if done else "nothing changed")
 
 
+@main.command()
+@config_option
+@click.argument("nominee_id", type=int, required=False)
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "approved", "rejected", "reserve", "withdrawn"]),
+    help="待审, 初审通过, 不予推荐, 备选, 已撤回.",
+)
+@click.option("--reason", default="", help="Why (required for rejected).")
+@click.option("--province", default=None, help="Instead of one nominee: accept a province's within quota by rank.")
+@click.option("--by", default=None, help="Who decides (default: the login name).")
+@handled
+def review(
+    config: str | None, nominee_id: int | None, state: str | None, reason: str, province: str | None, by: str | None
+) -> None:
+    """Set a nominee's review state, or accept a province's nominees within its quota by rank
+    (the rest 备选). Every change is on record and kept across reprocess.
+
+    \b
+    Example:
+        intake review 12 --state approved
+        intake review 13 --state rejected --reason "不符合推荐条件"
+        intake review --province zj
+    """
+    import getpass
+
+    from intake.actions import review_nominee, review_province
+    from intake.errors import ActionError
+
+    ctx = Context(config)
+    actor = by or f"{getpass.getuser()}（命令行）"
+    if province:
+        changed = review_province(ctx.store(), ctx.settings, province, by=actor, reason=reason)
+        click.echo("；".join(changed) if changed else "nothing changed")
+        return
+    if nominee_id is None or state is None:
+        raise ActionError("give NOMINEE_ID and --state, or --province")
+    for warning in review_nominee(ctx.store(), ctx.settings, nominee_id, state, by=actor, reason=reason):
+        click.echo(f"注意：{warning}")
+    click.echo(f"nominee {nominee_id}: {state}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -121,8 +121,9 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
                 if code == "sender_unregistered":
                     flags_by_province.setdefault(m.province_code, []).append(code)
     received: dict[tuple[str | None, str], int] = {}
+    reviews = repo.review_states()
     for n in nominees:
-        if n.current:
+        if n.current and not (n.id in reviews and reviews[n.id].state == "withdrawn"):
             received[(n.province_code, n.kind)] = received.get((n.province_code, n.kind), 0) + 1
 
     provinces = [
@@ -168,6 +169,10 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
             "files": list((n.info or {}).get("files", [])),
             "narrative_chars_nospace": n.narrative_chars_nospace,
             "corrections": corrections.get(n.id, []),
+            "review": {
+                "state": reviews[n.id].state if n.id in reviews else "pending",
+                "reason": reviews[n.id].reason or None if n.id in reviews else None,
+            },
         }
         for n in nominees
     ]

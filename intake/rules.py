@@ -46,6 +46,7 @@ class NomineeFacts:
     narrative_chars: int | None
     workplace: str = ""
     opinions: tuple[tuple[str, str, str], ...] = ()  # (label, text, kind)
+    withdrawn: bool = False  # 已撤回 by a reviewer: out of the quota count
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def evaluate(
 
     # Province flags.
     for p in provinces:
-        mine = [n for k, n in current.items() if k[0] == p.code]
+        mine = [n for k, n in current.items() if k[0] == p.code and not n.withdrawn]
         p_subs = [m for m in subs if m.province == p.code]
         if any(m.received_at > deadline for m in p_subs):
             out.flags.append(RuleFlag("province", "late", "有报送邮件晚于截止时间", province=p.code))
@@ -266,6 +267,7 @@ def apply(repo: object, settings: Settings, now: datetime) -> Outcome:
         if m.state == "processed"
     ]
     valid = {m.id for m in m_facts}
+    withdrawn = repo.withdrawn_ids()
     n_facts = [
         NomineeFacts(
             id=n.id,
@@ -279,6 +281,7 @@ def apply(repo: object, settings: Settings, now: datetime) -> Outcome:
             opinions=tuple(
                 (o.get("label", ""), o.get("text", ""), o.get("kind", "")) for o in (n.fields or {}).get("opinions", [])
             ),
+            withdrawn=n.id in withdrawn,
         )
         for n in nominees
         if n.message_pk in valid

@@ -107,9 +107,10 @@ def province_rows(repo: Repo, settings: Settings, since: datetime, until: dateti
             submissions[mid].receipts_sent += state == "sent"
             submissions[mid].receipts_failed += state == "failed"
     current: dict[int, ProvinceRow] = {}
+    withdrawn = repo.withdrawn_ids()  # 已撤回: out of the count
     for nid, mid, kind, is_current in facts["nominees"]:
         row = by_message.get(mid)
-        if is_current and row is not None:
+        if is_current and row is not None and nid not in withdrawn:
             current[nid] = row
             if kind == "individual":
                 row.individuals += 1

@@ -28,6 +28,7 @@ from store.models import (
     MessageOverride,
     Nominee,
     Receipt,
+    Review,
     Run,
     User,
     utcnow,
@@ -47,6 +48,7 @@ __all__ = [
     "Nominee",
     "Receipt",
     "Repo",
+    "Review",
     "Run",
     "Store",
     "User",
@@ -313,12 +315,15 @@ class Repo:
 
     def current_counts(self, province: str | None) -> dict[str, int]:
         """Current nominees of a province by kind."""
+        withdrawn = self.withdrawn_ids()
         rows = self.s.execute(
-            select(Nominee.kind, func.count(Nominee.id))
-            .where(Nominee.current.is_(True), Nominee.province_code == province)
-            .group_by(Nominee.kind)
+            select(Nominee.id, Nominee.kind).where(Nominee.current.is_(True), Nominee.province_code == province)
         )
-        return {kind: int(n) for kind, n in rows}
+        counts: dict[str, int] = {}
+        for pk, kind in rows:
+            if pk not in withdrawn:
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
 
     def all_flags(self) -> list[Flag]:
         return list(self.s.scalars(select(Flag).order_by(Flag.id)))
@@ -503,6 +508,19 @@ class Repo:
             .order_by(Message.id)
         ).all()
         return {"receipts": receipts, "unknown_province": list(unknown), "set_aside": list(set_aside)}
+
+    def review_states(self) -> dict[int, Review]:
+        """Each nominee's standing review (the newest row); nominees with none are pending."""
+        out: dict[int, Review] = {}
+        for r in self.s.scalars(select(Review).where(Review.nominee_id.is_not(None)).order_by(Review.id)):
+            out[r.nominee_id] = r  # type: ignore[index]
+        return out
+
+    def reviews_for(self, nominee_id: int) -> list[Review]:
+        return list(self.s.scalars(select(Review).where(Review.nominee_id == nominee_id).order_by(Review.id)))
+
+    def withdrawn_ids(self) -> set[int]:
+        return {pk for pk, r in self.review_states().items() if r.state == "withdrawn"}
 
     def flag_checks(self) -> dict[str, FlagCheck]:
         return {c.key: c for c in self.s.scalars(select(FlagCheck))}

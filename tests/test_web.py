@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.routing import Mount, Route
@@ -336,3 +337,44 @@ def test_cli_user_add_and_correct(deployment, tmp_path: Path) -> None:  # type: 
     n = next(x for x in export["nominees"] if x["id"] == nominee)
     assert n["rank"] == 2 and n["fields"]["phone"] == "0571-1234"
     assert [c["field"] for c in n["corrections"]] == ["rank", "phone"]
+
+
+def test_review_states_on_record_counted_and_kept(deployment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg, settings, store = deployment
+    with store.session() as repo:
+        zj = next(n for n in repo.nominees() if n.province_code == "zj").id
+    client = TestClient(create_app(settings, store))
+    token = _login(client, "reviewer")
+    refused = client.post(f"/nominees/{zj}/review", data={"state": "rejected", "reason": "", "csrf": token})
+    assert refused.status_code == 400 and "理由" in refused.text
+    done = client.post(
+        f"/nominees/{zj}/review",
+        data={"state": "withdrawn", "reason": "本人申请撤回", "csrf": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+
+    def export() -> dict[str, Any]:
+        return json.loads(run_intake("export", "--format", "json", config=cfg, cwd=tmp_path).stdout)
+
+    after = export()
+    assert next(n for n in after["nominees"] if n["id"] == zj)["review"] == {
+        "state": "withdrawn",
+        "reason": "本人申请撤回",
+    }
+    # 已撤回 leaves the quota count, everywhere.
+    assert next(p for p in after["provinces"] if p["code"] == "zj")["received"]["individuals"] == 0
+    assert "0/6" in client.get("/").text.split("浙江省", 1)[1][:200]
+
+    # The province at once: within quota by rank; the withdrawn one keeps its state.
+    bulk = run_intake("review", "--province", "js", "--reason", "领导小组初审", config=cfg, cwd=tmp_path)
+    assert bulk.returncode == 0, bulk.stderr
+    assert run_intake("reprocess", config=cfg, cwd=tmp_path).returncode == 0
+    again = export()
+    states = {n["id"]: n["review"]["state"] for n in again["nominees"] if n["current"]}
+    assert states[zj] == "withdrawn"
+    assert {s for pk, s in states.items() if pk != zj} <= {"approved", "pending"}
+    assert "approved" in states.values()
+    page = client.get(f"/nominees/{zj}").text
+    assert "已撤回" in page and "本人申请撤回" in page
+    assert client.get("/nominees?state=withdrawn").text.count(f'href="/nominees/{zj}"') == 1

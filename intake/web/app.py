@@ -262,6 +262,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             f=f,
             provinces=settings.provinces,
             flag_codes=[(c, labels("flag", c)) for c in sorted({c for r in rows for c in r["flag_codes"]})],
+            review_states=list(actions.REVIEW_STATES.items()),
             query=urlencode({k: v for k, v in vars(f).items() if v}),
         )
 
@@ -338,6 +339,38 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             ),
         )
 
+    async def act_with_notes(request: Request, user: User, back: str, fn: Callable[[], list[str]]) -> Response:
+        """An action whose result people should read (warnings, what changed) before going back."""
+        try:
+            notes = await run_in_threadpool(fn)
+        except ActionError as exc:
+            return render(request, "error.html", user, 400, message=str(exc), back=back)
+        if not notes:
+            return RedirectResponse(back, status_code=303)
+        return render(request, "done.html", user, notes=notes, back=back)
+
+    @page(actions.CAN_CHANGE)
+    async def review(request: Request, user: User, form: dict[str, str]) -> Response:
+        pk = request.path_params["id"]
+        return await act_with_notes(
+            request,
+            user,
+            f"/nominees/{pk}",
+            lambda: actions.review_nominee(
+                store, settings, pk, form.get("state", ""), by=user, reason=form.get("reason", ""), now=now()
+            ),
+        )
+
+    @page(actions.CAN_CHANGE)
+    async def review_province(request: Request, user: User, form: dict[str, str]) -> Response:
+        code = request.path_params["code"]
+        return await act_with_notes(
+            request,
+            user,
+            f"/provinces/{code}",
+            lambda: actions.review_province(store, settings, code, by=user, reason=form.get("reason", ""), now=now()),
+        )
+
     @page(actions.CAN_CHANGE)
     async def assign(request: Request, user: User, form: dict[str, str]) -> Response:
         pk = request.path_params["id"]
@@ -394,6 +427,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/nominees.xlsx", nominees_xlsx),
         Route("/nominees/{id:int}", nominee),
         Route("/nominees/{id:int}/corrections", correct, methods=["POST"]),
+        Route("/nominees/{id:int}/review", review, methods=["POST"]),
+        Route("/provinces/{code:str}/review", review_province, methods=["POST"]),
         Route("/flags/{id:int}/check", confirm, methods=["POST"]),
         Route("/audit", audit),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
