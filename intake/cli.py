@@ -447,5 +447,26 @@ def review(
     click.echo(f"nominee {nominee_id}: {state}")
 
 
+@main.command()
+@config_option
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@handled
+def documents(config: str | None, out: Path) -> None:
+    """Write 审核名单.xlsx, 公示名单.docx and 通报表扬.docx from the review states.
+
+    \b
+    Example:
+        intake documents --out 文件/
+    """
+    from intake.documents import build, write
+
+    ctx = Context(config)
+    store = ctx.store()
+    with store.session() as repo:
+        docs = build(repo, ctx.settings, datetime.now(UTC))
+    for path in write(docs, out):
+        click.echo(f"written {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -162,8 +162,10 @@ def test_every_route_but_login_needs_a_session(deployment) -> None:  # type: ign
             continue
         assert isinstance(route, Route)
         path = route.path
-        path = path.replace("{code:str}", "zj").replace(
-            "{id:int}/attachments/{att:int}", f"{ids['id']}/attachments/{ids['att']}"
+        path = (
+            path.replace("{code:str}", "zj")
+            .replace("{name:str}", "审核名单.xlsx")
+            .replace("{id:int}/attachments/{att:int}", f"{ids['id']}/attachments/{ids['att']}")
         )
         path = path.replace("/nominees/{id:int}", f"/nominees/{ids['nominee']}").replace(
             "/flags/{id:int}", f"/flags/{ids['flag']}"

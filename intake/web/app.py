@@ -313,6 +313,21 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         return Response(png, media_type="image/png")
 
     @page()
+    async def document(request: Request, user: User, form: dict[str, str]) -> Response:
+        from intake import documents
+
+        name = request.path_params["name"]
+        if name not in documents.NAMES:
+            return not_found(request, user, "这个文件")
+        docs = await read(documents.build, settings, now())
+        kind = "spreadsheetml.sheet" if name.endswith(".xlsx") else "wordprocessingml.document"
+        return Response(
+            docs[name],
+            media_type=f"application/vnd.openxmlformats-officedocument.{kind}",
+            headers={"Content-Disposition": f"attachment; filename=\"document\"; filename*=UTF-8''{quote(name)}"},
+        )
+
+    @page()
     async def audit(request: Request, user: User, form: dict[str, str]) -> Response:
         data = await read(browse.audit_page, settings)
         return render(request, "audit.html", user, **data)
@@ -431,6 +446,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/provinces/{code:str}/review", review_province, methods=["POST"]),
         Route("/flags/{id:int}/check", confirm, methods=["POST"]),
         Route("/audit", audit),
+        Route("/documents/{name:str}", document),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [
