@@ -233,6 +233,10 @@ def message_page(repo: Repo, store: Store, settings: Settings, pk: int) -> dict[
         "attachments": attachments,
         "nominees": [_nominee_row(n, settings, m) for n in m.nominees],
         "flags": [_flag_view(f, checked) for f in m.flags],
+        "problems": [
+            f"{(display_name(n.name) + '：') if n else ''}{labels('flag', f.code)}（{f.detail}）"
+            for n, f in [(None, f) for f in m.flags] + [(n, f) for n in m.nominees for f in n.flags]
+        ],
         "receipt": receipt,
         "overrides": {k: {"value": v.value, "by": v.by, "reason": v.reason} for k, v in overrides.items()},
         "error": (m.error or "").strip().splitlines()[-1] if m.error else "",
@@ -407,4 +411,39 @@ def audit_page(repo: Repo, settings: Settings) -> dict[str, Any]:
             }
             for c in repo.orphan_corrections()
         ],
+    }
+
+
+def outbox_page(repo: Repo, settings: Settings) -> dict[str, Any]:
+    from intake.outbox import returns_waiting
+
+    def view(o: Any) -> dict[str, Any]:
+        p = settings.province(o.province_code)
+        return {
+            "id": o.id,
+            "kind": {"reminder": "催报", "return": "退回修改"}.get(o.kind, o.kind),
+            "province": p.name if p else "",
+            "to": o.to_addr,
+            "subject": o.subject,
+            "body": o.body,
+            "state": {
+                "draft": "待审",
+                "queued": "待发",
+                "sent": "已发送",
+                "failed": "发送失败",
+                "discarded": "已作废",
+            }.get(o.state, o.state),
+            "reason": o.reason,
+            "by": o.created_by,
+            "created": local(o.created_at, settings),
+            "sent": local(o.sent_at, settings),
+            "error": o.last_error,
+            "message_id": o.message_pk,
+        }
+
+    mails = repo.outgoing_mail()
+    return {
+        "drafts": [view(o) for o in mails if o.state == "draft"],
+        "others": [view(o) for o in reversed(mails) if o.state != "draft"],
+        "waiting": [{**w, "sent_at": local(w["sent_at"], settings)} for w in returns_waiting(repo)],
     }

@@ -468,5 +468,59 @@ def documents(config: str | None, out: Path) -> None:
         click.echo(f"written {path}")
 
 
+@main.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Show the reminders due now; make none.")
+@handled
+def remind(config: str | None, dry_run: bool) -> None:
+    """The reminders (催报) due now: one per province that owes something, per slot and address.
+
+    Drafts wait for a reviewer in the console unless reminders.review = false; each province is
+    reminded once per slot, however often this runs.
+
+    \b
+    Example:
+        intake remind --dry-run
+    """
+    from intake import outbox
+
+    ctx = Context(config)
+    store, settings, now = ctx.store(), ctx.settings, datetime.now(UTC)
+    if dry_run:
+        with store.session() as repo:
+            plans = outbox.plan_reminders(repo, settings, now)
+    else:
+        plans = outbox.queue_reminders(store, settings, now, by="命令行")
+    for p in plans:
+        what = "；".join(p["problems"]) or "尚未报送"
+        click.echo(f"{p['province'].name} <{p['to']}>：{what}")
+    state = "would be made" if dry_run else ("drafted" if settings.reminders.review else "queued")
+    click.echo(f"{len(plans)} reminder(s) {state}")
+
+
+@main.command("return")
+@config_option
+@click.argument("message_id", type=int)
+@click.option("--reason", required=True, help="What must be fixed, in the office's words.")
+@click.option("--by", default=None, help="Who returns it (default: the login name).")
+@handled
+def return_(config: str | None, message_id: int, reason: str, by: str | None) -> None:
+    """A 退回修改 reply in the submission's thread, naming its open problems and the reason.
+
+    \b
+    Example:
+        intake return 12 --reason "推荐表缺少组织部门意见，请补充盖章后重新报送"
+    """
+    import getpass
+
+    from intake import outbox
+
+    ctx = Context(config)
+    pk = outbox.queue_return(
+        ctx.store(), ctx.settings, message_id, reason=reason, by=by or f"{getpass.getuser()}（命令行）"
+    )
+    click.echo(f"return {pk} {'drafted' if ctx.settings.returns.review else 'queued'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -514,9 +514,15 @@ def finish(store: Store, settings: Settings, now: datetime, result: RunResult, m
             rules.apply(repo, settings, now)
             repo.mark_rules_applied(result.run_id)
     if mailer is not None:
+        from intake import outbox
+
         sent, failed = receipts.send_due(store, settings, mailer, now)
         result.receipts_sent += sent
         result.receipts_failed += failed
+        try:
+            outbox.send_queued(store, settings, mailer, now)  # reminders and returns a person let go
+        finally:
+            mailer.close()
 
 
 def reprocess(store: Store, settings: Settings, now: datetime, stop: StopFlag | None = None) -> RunResult:

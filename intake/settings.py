@@ -171,6 +171,16 @@ class LimitSettings(_Frozen):
     claim_lease_minutes: float = Field(10, gt=0)
 
 
+class ReminderSettings(_Frozen):
+    days_before: tuple[int, ...] = (7, 3, 1)  # 催报 at the summary hour, this many days before the deadline
+    review: bool = True  # drafts for a reviewer to read, edit or discard; false: they go out on their own
+    after_deadline: bool = False
+
+
+class ReturnSettings(_Frozen):
+    review: bool = True  # 退回修改 as drafts first
+
+
 class WebSettings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -204,6 +214,8 @@ class Settings(_Frozen):
     receipts: ReceiptSettings = ReceiptSettings()
     limits: LimitSettings = LimitSettings()
     web: WebSettings = WebSettings()
+    reminders: ReminderSettings = ReminderSettings()
+    returns: ReturnSettings = ReturnSettings()
     provinces: tuple[Province, ...] = ()
     templates: Path = Path("templates")
 

@@ -100,10 +100,19 @@ class Worker:
             self._running.release()
 
     def summary_job(self) -> None:
+        from intake import outbox
+
         try:
             send_daily_summary(self.store, self.settings, self.mailer, datetime.now(UTC))
         except HANDLED_ERRORS as exc:
             log.error("daily summary failed: %s", exc)
+        try:
+            # 催报 at the summary hour: drafts for a reviewer, or sent with the next poll.
+            made = outbox.queue_reminders(self.store, self.settings, datetime.now(UTC))
+            if made:
+                log.info("reminders: %d made for the slot due today", len(made))
+        except HANDLED_ERRORS as exc:
+            log.error("reminders failed: %s", exc)
 
     def run(self, *, install_signals: bool = True, max_seconds: float | None = None) -> None:
         stopped = threading.Event()

@@ -315,3 +315,30 @@ class Review(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     by: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutgoingMail(Base):
+    """Mail we send besides receipts: reminders (催报) and returns (退回修改). Drafts wait for a
+    person (edited, sent or discarded); queued mail goes out once, recorded as receipts are."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("key", name="uq_outbox_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reminder | return
+    key: Mapped[str] = mapped_column(String(300))  # what makes it once: reminder:zj:7:addr, return:12:1
+    province_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True)
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    in_reply_to: Mapped[str] = mapped_column(Text, default="")
+    references: Mapped[str] = mapped_column(Text, default="")
+    rfc_message_id: Mapped[str] = mapped_column(String(998))
+    state: Mapped[str] = mapped_column(String(20), default="draft", index=True)  # draft|queued|sent|failed|discarded
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

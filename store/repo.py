@@ -27,6 +27,7 @@ from store.models import (
     MessageLocation,
     MessageOverride,
     Nominee,
+    OutgoingMail,
     Receipt,
     Review,
     Run,
@@ -46,6 +47,7 @@ __all__ = [
     "Message",
     "MessageOverride",
     "Nominee",
+    "OutgoingMail",
     "Receipt",
     "Repo",
     "Review",
@@ -521,6 +523,18 @@ class Repo:
 
     def withdrawn_ids(self) -> set[int]:
         return {pk for pk, r in self.review_states().items() if r.state == "withdrawn"}
+
+    def outgoing(self, pk: int) -> OutgoingMail | None:
+        return self.s.get(OutgoingMail, pk)
+
+    def outgoing_by_key(self, key: str) -> OutgoingMail | None:
+        return self.s.scalars(select(OutgoingMail).where(OutgoingMail.key == key)).first()
+
+    def outgoing_mail(self, states: Sequence[str] | None = None) -> list[OutgoingMail]:
+        stmt = select(OutgoingMail).order_by(OutgoingMail.id)
+        if states is not None:
+            stmt = stmt.where(OutgoingMail.state.in_(list(states)))
+        return list(self.s.scalars(stmt))
 
     def flag_checks(self) -> dict[str, FlagCheck]:
         return {c.key: c for c in self.s.scalars(select(FlagCheck))}

@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake import actions, browse, previews
+from intake import actions, browse, outbox, previews
 from intake.errors import ActionError, LoginRefused
 from intake.messages import labels
 from intake.settings import Settings
@@ -328,6 +328,38 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         )
 
     @page()
+    async def outbox_page(request: Request, user: User, form: dict[str, str]) -> Response:
+        data = await read(browse.outbox_page, settings)
+        return render(request, "outbox.html", user, **data)
+
+    @page(actions.CAN_CHANGE)
+    async def outbox_decide(request: Request, user: User, form: dict[str, str]) -> Response:
+        return await act(
+            request,
+            user,
+            "/outbox",
+            lambda: outbox.decide(
+                store,
+                request.path_params["id"],
+                form.get("decision", ""),
+                by=user,
+                subject=form.get("subject", ""),
+                body=form.get("body", ""),
+            ),
+        )
+
+    @page(actions.CAN_CHANGE)
+    async def return_message(request: Request, user: User, form: dict[str, str]) -> Response:
+        pk = request.path_params["id"]
+        chosen = [v for k, v in form.items() if k.startswith("problem-")]
+        return await act(
+            request,
+            user,
+            "/outbox",
+            lambda: outbox.queue_return(store, settings, pk, reason=form.get("reason", ""), by=user, problems=chosen),
+        )
+
+    @page()
     async def audit(request: Request, user: User, form: dict[str, str]) -> Response:
         data = await read(browse.audit_page, settings)
         return render(request, "audit.html", user, **data)
@@ -446,6 +478,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/provinces/{code:str}/review", review_province, methods=["POST"]),
         Route("/flags/{id:int}/check", confirm, methods=["POST"]),
         Route("/audit", audit),
+        Route("/outbox", outbox_page),
+        Route("/outbox/{id:int}", outbox_decide, methods=["POST"]),
+        Route("/messages/{id:int}/return", return_message, methods=["POST"]),
         Route("/documents/{name:str}", document),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

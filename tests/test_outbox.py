@@ -1,0 +1,148 @@
+"""Reminders (催报) and returns (退回修改): to exactly the provinces that owe something, once per
+slot across restarts, drafts a reviewer lets go, returns in the thread closed by the correction."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from intake import outbox
+from intake.samples import Person, Submission, build_message
+from intake.settings import load_settings
+from store.repo import Store
+from tests.conftest import run_intake, write_config
+
+PROVINCES = [
+    {"code": "bj", "name": "北京市", "individuals": 6, "units": 2, "senders": ["fgdj-bj@aic.example.cn"]},
+    {"code": "zj", "name": "浙江省", "individuals": 6, "units": 2, "senders": ["fgdj-zj@aic.example.cn"]},
+    {
+        "code": "xj",
+        "name": "新疆维吾尔自治区",
+        "individuals": 2,
+        "units": 1,
+        "senders": ["fgdj-xj@aic.example.cn", "x2@aic.example.cn"],
+    },
+]
+
+
+def _deployment(tmp_path: Path, deadline: datetime, review: bool = True) -> Path:
+    rng = random.Random(4)
+    folder = tmp_path / "mail"
+    folder.mkdir(exist_ok=True)
+    complete = Submission("北京市", "fgdj-bj@aic.example.cn", people=[Person("张伟", "男", "北京市市场监督管理局科长")])
+    (folder / "bj.eml").write_bytes(build_message(complete, rng))
+    missing = Submission("浙江省", "fgdj-zj@aic.example.cn", people=[Person("周杰", "男", "杭州市市场监督管理局科长")])
+    raw = build_message(missing, rng)
+    # Without its narrative: the province owes a 事迹材料.
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    msg.set_payload([p for p in msg.get_payload() if "事迹材料" not in (p.get_filename() or "")])  # type: ignore[arg-type]
+    (folder / "zj.eml").write_bytes(msg.as_bytes())
+    cfg = write_config(
+        tmp_path / "intake.toml",
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
+            "archive": {"path": str(tmp_path / "archive")},
+            "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
+            "smtp": {"outbox": str(tmp_path / "outbox")},
+            "campaign": {"deadline": deadline.isoformat()},
+            "reminders": {"review": review},
+            "provinces": PROVINCES,
+        },
+    )
+    done = run_intake("ingest", str(folder), config=cfg, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return cfg
+
+
+def _sent(tmp_path: Path) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in sorted((tmp_path / "outbox").rglob("*.eml"))
+    ]
+
+
+def test_reminders_once_per_slot_to_those_who_owe(tmp_path: Path) -> None:
+    deadline = (datetime.now(UTC) + timedelta(days=3, hours=2)).replace(microsecond=0)
+    cfg = _deployment(tmp_path, deadline)
+    settings = load_settings(cfg)
+    # Everyone but 北京市, whose submission is complete: the silent provinces and 浙江省.
+    expected = sorted(a for p in settings.provinces if p.code != "bj" for a in p.senders)
+    dry = run_intake("remind", "--dry-run", config=cfg, cwd=tmp_path)
+    assert dry.returncode == 0 and f"{len(expected)} reminder(s) would be made" in dry.stdout, dry.stdout
+    assert "浙江省 <fgdj-zj@aic.example.cn>：周杰：缺少事迹材料" in dry.stdout and "北京市" not in dry.stdout
+    store = Store(settings.database.url, settings.archive.path)
+    assert outbox.waiting_count(store) == 0  # a dry run makes nothing
+    # Made by one process, asked again by another after a "restart": none twice.
+    assert f"{len(expected)} reminder(s) drafted" in run_intake("remind", config=cfg, cwd=tmp_path).stdout
+    assert "0 reminder(s) drafted" in run_intake("remind", config=cfg, cwd=tmp_path).stdout
+    with store.session() as repo:
+        drafts = repo.outgoing_mail(["draft"])
+        assert sorted(d.to_addr for d in drafts) == expected
+        assert {d.detail["slot"] for d in drafts} == {3}
+        zj = next(d for d in drafts if d.province_code == "zj")
+        xj = next(d for d in drafts if d.to_addr == "x2@aic.example.cn")
+        assert "缺少事迹材料" in zj.body and "尚未收到" in xj.body
+    # Nothing goes out before a reviewer lets it.
+    assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
+    assert not [m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]
+    outbox.decide(store, zj.id, "send", by="审核员", body=zj.body + "\n（请尽快报送）")
+    for d in drafts:
+        if d.id != zj.id:
+            outbox.decide(store, d.id, "discard", by="审核员")
+    assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
+    reminders = [m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]
+    assert [str(m["To"]) for m in reminders] == ["fgdj-zj@aic.example.cn"]
+    assert "（请尽快报送）" in reminders[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert reminders[0]["Auto-Submitted"] == "auto-generated"
+    assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
+    assert len([m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]) == 1  # once
+
+    # The next slot, a day before the deadline: reminded again, once.
+    with store.session() as repo:
+        later = outbox.plan_reminders(repo, settings, deadline - timedelta(hours=20))
+    assert {p["slot"] for p in later} == {1} and len(later) == len(expected)
+
+
+def test_reminders_without_review_and_returns_in_thread(tmp_path: Path) -> None:
+    deadline = (datetime.now(UTC) + timedelta(days=7, hours=2)).replace(microsecond=0)
+    cfg = _deployment(tmp_path, deadline, review=False)
+    settings = load_settings(cfg)
+    expected = sum(len(p.senders) for p in settings.provinces if p.code != "bj")
+    assert f"{expected} reminder(s) queued" in run_intake("remind", config=cfg, cwd=tmp_path).stdout
+    assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
+    assert len([m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]) == expected
+
+    store = Store(settings.database.url, settings.archive.path)
+    with store.session() as repo:
+        zj = next(m for m in repo.all_messages() if m.province_code == "zj")
+        zj_id, zj_mid = zj.id, zj.message_id
+    done = run_intake("return", str(zj_id), "--reason", "缺少事迹材料，请补报", config=cfg, cwd=tmp_path)
+    assert done.returncode == 0 and "drafted" in done.stdout, done.stderr
+    with store.session() as repo:
+        draft = repo.outgoing_mail(["draft"])[0]
+    outbox.decide(store, draft.id, "send", by="审核员")
+    assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
+    (returned,) = [m for m in _sent(tmp_path) if str(m["Subject"]).startswith("退回修改")]
+    assert str(returned["In-Reply-To"]).strip() == zj_mid and zj_mid in str(returned["References"])
+    body = returned.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "缺少事迹材料，请补报" in body and "周杰：缺少事迹材料" in body
+    with store.session() as repo:
+        assert [w["message_id"] for w in outbox.returns_waiting(repo)] == [zj_id]
+
+    # The province's correction closes the return.
+    rng = random.Random(8)
+    fix = Submission(
+        "浙江省",
+        "fgdj-zj@aic.example.cn",
+        people=[Person("周杰", "男", "杭州市市场监督管理局科长")],
+        subject="浙江省推荐材料（更正）",
+        when=datetime.now(UTC),
+    )
+    (tmp_path / "fix").mkdir()
+    (tmp_path / "fix" / "fix.eml").write_bytes(build_message(fix, rng))
+    assert run_intake("ingest", str(tmp_path / "fix"), config=cfg, cwd=tmp_path).returncode == 0
+    with store.session() as repo:
+        assert outbox.returns_waiting(repo) == []
