@@ -12,7 +12,7 @@ from intake.messages import deadline_phrase, labels
 from intake.overrides import flag_key
 from intake.report import display_name, local, nominee_fields
 from intake.settings import Settings
-from intake.summary import province_rows
+from intake.summary import print_on_a4, province_rows
 from store.repo import Flag, Message, Nominee, Repo, Store
 
 FIELD_ORDER = [
@@ -329,11 +329,7 @@ def nominees_workbook(rows: list[dict[str, Any]], day: date) -> bytes:
     for row in ws.iter_rows(min_row=3):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.print_title_rows = "1:2"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    print_on_a4(ws)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -18,6 +18,7 @@ from intake.actions import REVIEW_STATES
 from intake.messages import labels, render_template
 from intake.report import display_name
 from intake.settings import Settings
+from intake.summary import print_on_a4
 from store.repo import Repo
 
 # GB/T 9704-2012: A4; 37 mm top and 28 mm left margins, a type area of 156 × 225 mm; the title
@@ -138,11 +139,7 @@ def review_workbook(groups: list[ProvinceEntries], title: str, day: date) -> byt
     for i, w in enumerate(widths):
         ws.column_dimensions[chr(ord("A") + i)].width = w
     ws.freeze_panes = "A3"
-    ws.print_title_rows = "1:2"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    print_on_a4(ws)
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     buf = io.BytesIO()
     wb.save(buf)

@@ -326,10 +326,7 @@ def write_workbook(summary: Summary) -> bytes:
         ws.freeze_panes = "A3"
         ws.auto_filter.ref = f"A2:{last}{max(ws.max_row, 2)}"
         page_setup(ws)
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_title_rows = "1:2"
+        print_on_a4(ws)
         ws.print_options.horizontalCentered = True
 
     def when(dt: datetime | None) -> str:
@@ -487,6 +484,15 @@ def write_workbook(summary: Summary) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def print_on_a4(ws: Any, title_rows: str = "1:2") -> None:
+    """A sheet that prints on landscape A4, fitted to the page's width, its title rows on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = title_rows
 
 
 def _lines(value: object, width: int) -> int:

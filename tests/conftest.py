@@ -84,6 +84,20 @@ def write_config(path: Path, sections: dict[str, Any]) -> Path:
     return path
 
 
+def embedded_config(tmp_path: Path, **sections: Any) -> Path:
+    """A deployment with no server at all (SQLite, a Maildir inbox, receipts as .eml files in an
+    outbox folder) under ``tmp_path``, with ``sections`` laid over it."""
+    base: dict[str, Any] = {
+        "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
+        "archive": {"path": str(tmp_path / "archive")},
+        "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
+        "smtp": {"outbox": str(tmp_path / "outbox")},
+    }
+    for name, body in sections.items():
+        base[name] = {**base[name], **body} if isinstance(body, dict) and name in base else body
+    return write_config(tmp_path / "intake.toml", base)
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("INTAKE_TEST_IMAP_PASSWORD", "authcode-123")

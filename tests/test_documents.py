@@ -19,7 +19,7 @@ from intake.documents import build
 from intake.samples import Person, Submission, Unit, build_message
 from intake.settings import load_settings
 from store.repo import Store
-from tests.conftest import run_intake, write_config
+from tests.conftest import embedded_config, run_intake
 
 
 def _campaign(tmp_path: Path) -> tuple[Path, Store]:
@@ -48,25 +48,19 @@ def _campaign(tmp_path: Path) -> tuple[Path, Store]:
     ]
     for i, sub in enumerate(subs):
         (folder / f"{i}.eml").write_bytes(build_message(sub, rng))
-    cfg = write_config(
-        tmp_path / "intake.toml",
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
-            "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
-            "smtp": {"outbox": str(tmp_path / "outbox")},
-            "provinces": [
-                {"code": "bj", "name": "北京市", "individuals": 6, "units": 2, "senders": ["fgdj-bj@aic.example.cn"]},
-                {"code": "zj", "name": "浙江省", "individuals": 2, "units": 2, "senders": ["fgdj-zj@aic.example.cn"]},
-                {
-                    "code": "xj",
-                    "name": "新疆维吾尔自治区",
-                    "individuals": 2,
-                    "units": 1,
-                    "senders": ["fgdj-xj@aic.example.cn"],
-                },
-            ],
-        },
+    cfg = embedded_config(
+        tmp_path,
+        provinces=[
+            {"code": "bj", "name": "北京市", "individuals": 6, "units": 2, "senders": ["fgdj-bj@aic.example.cn"]},
+            {"code": "zj", "name": "浙江省", "individuals": 2, "units": 2, "senders": ["fgdj-zj@aic.example.cn"]},
+            {
+                "code": "xj",
+                "name": "新疆维吾尔自治区",
+                "individuals": 2,
+                "units": 1,
+                "senders": ["fgdj-xj@aic.example.cn"],
+            },
+        ],
     )
     assert run_intake("ingest", str(folder), config=cfg, cwd=tmp_path).returncode == 0
     return cfg, Store(load_settings(cfg).database.url, load_settings(cfg).archive.path)

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from intake.samples import Person, Submission, Unit, build_message
-from tests.conftest import run_intake, write_config
+from tests.conftest import embedded_config, run_intake
 
 
 def test_export_carries_every_field_and_ids_survive_reprocess(tmp_path: Path) -> None:
@@ -21,14 +21,8 @@ def test_export_carries_every_field_and_ids_survive_reprocess(tmp_path: Path) ->
     folder = tmp_path / "mail"
     folder.mkdir()
     (folder / "1.eml").write_bytes(build_message(sub, rng, with_list=True))
-    cfg = write_config(
-        tmp_path / "intake.toml",
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
-            "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
-            "smtp": {"outbox": str(tmp_path / "outbox")},
-        },
+    cfg = embedded_config(
+        tmp_path,
     )
 
     def intake(*args: str) -> str:

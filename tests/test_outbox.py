@@ -13,7 +13,7 @@ from intake import outbox
 from intake.samples import Person, Submission, build_message
 from intake.settings import load_settings
 from store.repo import Store
-from tests.conftest import run_intake, write_config
+from tests.conftest import embedded_config, run_intake
 
 PROVINCES = [
     {"code": "bj", "name": "北京市", "individuals": 6, "units": 2, "senders": ["fgdj-bj@aic.example.cn"]},
@@ -40,17 +40,11 @@ def _deployment(tmp_path: Path, deadline: datetime, review: bool = True) -> Path
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     msg.set_payload([p for p in msg.get_payload() if "事迹材料" not in (p.get_filename() or "")])  # type: ignore[arg-type]
     (folder / "zj.eml").write_bytes(msg.as_bytes())
-    cfg = write_config(
-        tmp_path / "intake.toml",
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
-            "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
-            "smtp": {"outbox": str(tmp_path / "outbox")},
-            "campaign": {"deadline": deadline.isoformat()},
-            "reminders": {"review": review},
-            "provinces": PROVINCES,
-        },
+    cfg = embedded_config(
+        tmp_path,
+        campaign={"deadline": deadline.isoformat()},
+        reminders={"review": review},
+        provinces=PROVINCES,
     )
     done = run_intake("ingest", str(folder), config=cfg, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

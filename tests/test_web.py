@@ -22,7 +22,7 @@ from intake.samples import Person, Submission, build_message, individual_form
 from intake.settings import Settings, load_settings
 from intake.web.app import create_app
 from store.repo import Store
-from tests.conftest import run_intake, write_config
+from tests.conftest import embedded_config, run_intake
 
 PASSWORD = "correct horse 1"
 
@@ -82,19 +82,13 @@ def deployment(tmp_path: Path) -> tuple[Path, Settings, Store]:
     (folder / "1.eml").write_bytes(build_message(zj, rng))
     (folder / "2.eml").write_bytes(hostile_message())
     (folder / "3.eml").write_bytes(no_province_message())
-    cfg = write_config(
-        tmp_path / "intake.toml",
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
-            "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
-            "smtp": {"outbox": str(tmp_path / "outbox")},
-            "web": {"secret_file": str(tmp_path / "secret")},
-            "provinces": [
-                {"code": "js", "name": "江苏省", "individuals": 5, "units": 2, "senders": ["fgdj-js@aic.example.cn"]},
-                {"code": "zj", "name": "浙江省", "individuals": 6, "units": 2, "senders": ["fgdj-zj@aic.example.cn"]},
-            ],
-        },
+    cfg = embedded_config(
+        tmp_path,
+        web={"secret_file": str(tmp_path / "secret")},
+        provinces=[
+            {"code": "js", "name": "江苏省", "individuals": 5, "units": 2, "senders": ["fgdj-js@aic.example.cn"]},
+            {"code": "zj", "name": "浙江省", "individuals": 6, "units": 2, "senders": ["fgdj-zj@aic.example.cn"]},
+        ],
     )
     done = run_intake("ingest", str(folder), config=cfg, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 
 from intake.samples import Person, individual_form, summary_list
-from tests.conftest import run_intake, write_config
+from tests.conftest import embedded_config, run_intake
 from tests.test_end_to_end import DEPT, IN_TIME, LATE, _plain, build_mailbox
 
 # Format names and units people read in Chinese office text; everything else Latin is English.
@@ -77,15 +77,10 @@ def extra_mail() -> list[bytes]:
 
 
 def _deployment(tmp_path: Path) -> Path:
-    return write_config(
-        tmp_path / "intake.toml",
-        {
-            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
-            "archive": {"path": str(tmp_path / "archive")},
-            "mailbox": {"source": "maildir", "maildir": str(tmp_path / "inbox")},
-            "smtp": {"outbox": str(tmp_path / "outbox"), "sender": "总局非公党建办 <gsfgdj@126.com>"},
-            "summary": {"recipients": ["office@aic.example.cn"]},
-        },
+    return embedded_config(
+        tmp_path,
+        smtp={"outbox": str(tmp_path / "outbox"), "sender": "总局非公党建办 <gsfgdj@126.com>"},
+        summary={"recipients": ["office@aic.example.cn"]},
     )
 
 

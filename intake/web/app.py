@@ -367,39 +367,32 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     # ------------------------------------------------------------------ changes
 
     async def act(request: Request, user: User, back: str, fn: Callable[[], Any]) -> Response:
+        """Run an action; back where the person came from, or a page of what they should read
+        first (warnings, what changed) when the action returns lines of it."""
         try:
-            await run_in_threadpool(fn)
+            notes = await run_in_threadpool(fn)
         except ActionError as exc:
             return render(request, "error.html", user, 400, message=str(exc), back=back)
+        if isinstance(notes, list) and notes:
+            return render(request, "done.html", user, notes=notes, back=back)
         return RedirectResponse(back, status_code=303)
 
     @page(actions.CAN_CHANGE)
     async def correct(request: Request, user: User, form: dict[str, str]) -> Response:
         pk = request.path_params["id"]
         field, value = form.get("field", ""), form.get("value", "")
-        return await act(
-            request,
-            user,
-            f"/nominees/{pk}",
-            lambda: actions.correct_nominee(
-                store, settings, pk, {field: value}, by=user, reason=form.get("reason", ""), now=now()
-            ),
-        )
 
-    async def act_with_notes(request: Request, user: User, back: str, fn: Callable[[], list[str]]) -> Response:
-        """An action whose result people should read (warnings, what changed) before going back."""
-        try:
-            notes = await run_in_threadpool(fn)
-        except ActionError as exc:
-            return render(request, "error.html", user, 400, message=str(exc), back=back)
-        if not notes:
-            return RedirectResponse(back, status_code=303)
-        return render(request, "done.html", user, notes=notes, back=back)
+        def run() -> None:  # the nominee's page shows the change: no page of notes between
+            actions.correct_nominee(
+                store, settings, pk, {field: value}, by=user, reason=form.get("reason", ""), now=now()
+            )
+
+        return await act(request, user, f"/nominees/{pk}", run)
 
     @page(actions.CAN_CHANGE)
     async def review(request: Request, user: User, form: dict[str, str]) -> Response:
         pk = request.path_params["id"]
-        return await act_with_notes(
+        return await act(
             request,
             user,
             f"/nominees/{pk}",
@@ -411,7 +404,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     @page(actions.CAN_CHANGE)
     async def review_province(request: Request, user: User, form: dict[str, str]) -> Response:
         code = request.path_params["code"]
-        return await act_with_notes(
+        return await act(
             request,
             user,
             f"/provinces/{code}",
