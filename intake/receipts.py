@@ -217,9 +217,11 @@ def receipt_reference(receipt: Receipt, settings: Settings) -> str:
 
 
 def _header_text(text: str, limit: int) -> str:
-    """Text from mail made fit for a header we write: one line, no control characters, cut."""
-    clean = "".join(ch if ch.isprintable() else " " for ch in text)
-    clean = " ".join(clean.split())
+    """Text from mail made fit for a header we write: as shown to people (one line, no control or
+    bidi characters), and cut."""
+    from intake.report import display_name
+
+    clean = display_name(text)
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
