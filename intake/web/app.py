@@ -161,6 +161,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     # ------------------------------------------------------------------ login
 
     async def login(request: Request) -> Response:
+        # The form carries the session's token like every other, but signing in is not refused
+        # without it: it changes no data, and scripts sign in by posting username and password.
+        # The session is made anew on success, so no cookie set before it survives.
         if "csrf" not in request.session:
             request.session["csrf"] = secrets.token_urlsafe(32)
         target = request.query_params.get("next", "/")
