@@ -44,21 +44,18 @@ FIELD_NAMES: dict[str, str] = {
 CLASSIFICATIONS = ("submission", "auto_reply", "bounce", "unrelated", "duplicate")
 
 
-def _audit(repo: Repo, actor: str, action: str, target: str, summary: str, reason: str = "", **detail: Any) -> None:
+def audit(repo: Repo, actor: str, action: str, target: str, summary: str, reason: str = "", **detail: Any) -> None:
+    """The record of one change, added in the change's own transaction."""
     repo.add(AuditEntry(actor=actor, action=action, target=target, summary=summary, reason=reason, detail=detail))
 
 
-def _require_role(user: User | None, roles: tuple[str, ...]) -> str:
-    if user is None or not user.active or user.role not in roles:
-        raise ActionError("没有权限进行此操作")
-    return user.name
-
-
-def _actor(repo: Repo, by: str | User | None, roles: tuple[str, ...] = CAN_CHANGE) -> str:
+def actor_name(by: str | User | None, roles: tuple[str, ...] = CAN_CHANGE) -> str:
     """The person acting: a console user (checked against ``roles``) or a name given on the
     command line, which runs with the server's own rights."""
     if isinstance(by, User) or by is None:
-        return _require_role(by, roles)
+        if by is None or not by.active or by.role not in roles:
+            raise ActionError("没有权限进行此操作")
+        return by.name
     return by
 
 
@@ -83,10 +80,10 @@ def add_user(store: Store, name: str, role: str, password: str, *, by: str = "�
         user = repo.user(name)
         if user is None:
             repo.add(User(name=name, role=role, password_hash=hash_password(password), active=True))
-            _audit(repo, by, "user_add", f"user:{name}", f"新增用户 {name}（{role}）")
+            audit(repo, by, "user_add", f"user:{name}", f"新增用户 {name}（{role}）")
         else:
             user.role, user.password_hash, user.active = role, hash_password(password), True
-            _audit(repo, by, "user_update", f"user:{name}", f"更新用户 {name}（{role}）及密码")
+            audit(repo, by, "user_update", f"user:{name}", f"更新用户 {name}（{role}）及密码")
 
 
 def authenticate(store: Store, name: str, password: str, address: str, now: datetime) -> int:
@@ -139,7 +136,7 @@ def correct_nominee(
         raise ActionError("没有要更正的内容")
     done: list[str] = []
     with store.session() as repo:
-        actor = _actor(repo, by)
+        actor = actor_name(by)
         nominee = repo.nominee(nominee_id)
         if nominee is None:
             raise ActionError(f"没有编号为 {nominee_id} 的推荐对象")
@@ -174,7 +171,7 @@ def correct_nominee(
             done.append(f"{label}：{old_text or '（空）'} → {value or '（空）'}")
         if not done:
             return []
-        _audit(
+        audit(
             repo,
             actor,
             "correct",
@@ -216,7 +213,7 @@ def assign_province(
     if not reason.strip():
         raise ActionError("请填写理由")
     with store.session() as repo:
-        actor = _actor(repo, by)
+        actor = actor_name(by)
         message = repo.message(message_id)
         if message is None:
             raise ActionError(f"没有编号为 {message_id} 的邮件")
@@ -231,7 +228,7 @@ def assign_province(
         receipt = repo.receipt_for(message)
         if receipt is not None and receipt.state == "suppressed" and receipt.reason == receipts.HELD_FOR_PROVINCE:
             receipt.state, receipt.reason = "queued", ""
-        _audit(
+        audit(
             repo,
             actor,
             "assign_province",
@@ -263,13 +260,13 @@ def reclassify(
         raise ActionError("请填写理由")
     now = now or datetime.now(UTC)
     with store.session() as repo:
-        actor = _actor(repo, by)
+        actor = actor_name(by)
         message = repo.message(message_id)
         if message is None:
             raise ActionError(f"没有编号为 {message_id} 的邮件")
         before = message.classification
         _override(repo, message.id, "classification", classification, actor, reason.strip())
-        _audit(
+        audit(
             repo,
             actor,
             "reclassify",
@@ -298,7 +295,7 @@ def confirm_flag(store: Store, flag_id: int, *, by: str | User | None, note: str
     if not note.strip():
         raise ActionError("请填写核实说明")
     with store.session() as repo:
-        actor = _actor(repo, by)
+        actor = actor_name(by)
         flag = repo.flag(flag_id)
         if flag is None:
             raise ActionError(f"没有编号为 {flag_id} 的问题")
@@ -306,7 +303,7 @@ def confirm_flag(store: Store, flag_id: int, *, by: str | User | None, note: str
         if key in repo.flag_checks():
             return
         repo.add(FlagCheck(key=key, code=flag.code, by=actor, note=note.strip()))
-        _audit(
+        audit(
             repo,
             actor,
             "confirm_flag",
@@ -333,7 +330,7 @@ def _set_review(repo: Repo, nominee: Nominee, state: str, reason: str, actor: st
     if before == state and (standing is None or standing.reason == reason):
         return False
     repo.add(Review(nominee_id=nominee.id, nominee_name=nominee.name, state=state, reason=reason, by=actor))
-    _audit(
+    audit(
         repo,
         actor,
         "review",
@@ -377,7 +374,7 @@ def review_nominee(
     if state == "rejected" and not reason.strip():
         raise ActionError("不予推荐须注明理由")
     with store.session() as repo:
-        actor = _actor(repo, by)
+        actor = actor_name(by)
         nominee = repo.nominee(nominee_id)
         if nominee is None:
             raise ActionError(f"没有编号为 {nominee_id} 的推荐对象")
@@ -403,7 +400,7 @@ def review_province(
         raise ActionError(f"没有代码为 {code} 的省份")
     changed: list[str] = []
     with store.session() as repo:
-        actor = _actor(repo, by)
+        actor = actor_name(by)
         states = repo.review_states()
         for kind, quota in (("individual", province.individuals), ("unit", province.units)):
             group = [

@@ -4,7 +4,7 @@ repository. The numbers are those of ``intake summary`` and ``intake export`` at
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from intake.actions import FIELD_NAMES, REVIEW_STATES
@@ -67,8 +67,6 @@ def _flag_view(f: Flag, checked: dict[str, Any], who: str = "") -> dict[str, Any
 
 def board(repo: Repo, settings: Settings, now: datetime) -> dict[str, Any]:
     """The 总览: the numbers of ``intake summary`` for today, and what waits for a person."""
-    from datetime import timedelta
-
     tz = settings.campaign.tz
     until = datetime.combine(now.astimezone(tz).date(), settings.schedule.summary_at, tzinfo=tz)
     rows = province_rows(repo, settings, until - timedelta(days=1), until)

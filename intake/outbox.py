@@ -17,12 +17,13 @@ from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from intake import receipts
+from intake.actions import actor_name, audit
 from intake.errors import ActionError, ReplyError, TemporaryReplyError
 from intake.messages import labels, render_template
 from intake.overrides import flag_key
 from intake.report import display_name
 from intake.settings import Province, Settings
-from store.repo import AuditEntry, OutgoingMail, Repo, Store, User
+from store.repo import OutgoingMail, Repo, Store, User
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +43,6 @@ OWED = (
 def _message_id(key: str, settings: Settings) -> str:
     domain = settings.smtp.sender_address.rsplit("@", 1)[-1] or "intake.local"
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
-
-
-def _actor(by: str | User | None) -> str:
-    if isinstance(by, User):
-        if by.role not in ("reviewer", "admin"):
-            raise ActionError("没有权限进行此操作")
-        return by.name
-    return by or "系统"
 
 
 # --------------------------------------------------------------------------- reminders
@@ -160,15 +153,14 @@ def queue_reminders(store: Store, settings: Settings, now: datetime, *, by: str 
                 )
             )
         if plans:
-            repo.add(
-                AuditEntry(
-                    actor=by,
-                    action="remind",
-                    target="reminders",
-                    summary=f"生成催报 {len(plans)} 封（{'待审' if state == 'draft' else '待发'}）",
-                    reason="",
-                    detail={"keys": [p["key"] for p in plans]},
-                )
+            audit(
+                repo,
+                by,
+                "remind",
+                "reminders",
+                f"生成催报 {len(plans)} 封（{'待审' if state == 'draft' else '待发'}）",
+                "",
+                **{"keys": [p["key"] for p in plans]},
             )
     return plans
 
@@ -190,7 +182,7 @@ def queue_return(
 
     if not reason.strip():
         raise ActionError("请填写退回理由")
-    actor = _actor(by)
+    actor = actor_name(by if by is not None else "系统")
     with store.session() as repo:
         message = repo.message(message_id)
         if message is None or message.classification != "submission":
@@ -230,15 +222,14 @@ def queue_return(
             detail={"problems": listed},
         )
         repo.add(mail)
-        repo.add(
-            AuditEntry(
-                actor=actor,
-                action="return",
-                target=f"message:{message.id}",
-                summary=f"退回修改“{report['subject']}”（{'待审' if mail.state == 'draft' else '待发'}）",
-                reason=reason.strip(),
-                detail={"problems": listed},
-            )
+        audit(
+            repo,
+            actor,
+            "return",
+            f"message:{message.id}",
+            f"退回修改“{report['subject']}”（{'待审' if mail.state == 'draft' else '待发'}）",
+            reason.strip(),
+            **{"problems": listed},
         )
         repo.flush()
         return mail.id
@@ -270,7 +261,7 @@ def decide(
     store: Store, outgoing_id: int, decision: str, *, by: str | User | None, subject: str = "", body: str = ""
 ) -> None:
     """A reviewer sends a draft (edited or not) or discards it."""
-    actor = _actor(by)
+    actor = actor_name(by if by is not None else "系统")
     with store.session() as repo:
         mail = repo.outgoing(outgoing_id)
         if mail is None or mail.state != "draft":
@@ -285,16 +276,7 @@ def decide(
             summary = f"作废草稿：{mail.subject}（{mail.to_addr}）"
         else:
             raise ActionError("只能发送或作废")
-        repo.add(
-            AuditEntry(
-                actor=actor,
-                action=f"outbox_{decision}",
-                target=f"outbox:{mail.id}",
-                summary=summary,
-                reason="",
-                detail={},
-            )
-        )
+        audit(repo, actor, f"outbox_{decision}", f"outbox:{mail.id}", summary)
 
 
 # --------------------------------------------------------------------------- sending
