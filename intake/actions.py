@@ -223,6 +223,8 @@ def assign_province(
         message.info = {**(message.info or {}), "province_source": "assigned"}
         for n in message.nominees:
             n.province_code = code
+            for f in n.flags:
+                f.province_code = code
         for f in message.flags:
             f.province_code = code
         receipt = repo.receipt_for(message)
