@@ -106,10 +106,13 @@ def _login(driver, base: str, name: str) -> None:  # type: ignore[no-untyped-def
 
 
 def _until(driver, condition) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the page a click leads to (a click returns before the next page has loaded)."""
+    """Wait for the page a click leads to (a click returns before the next page has loaded; an
+    element read from the page being left goes stale under the reader, which is then read again)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 60).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    WebDriverWait(driver, 60, ignored_exceptions=ignored).until(condition)
 
 
 def _h1(driver) -> str:  # type: ignore[no-untyped-def]
