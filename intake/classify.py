@@ -36,12 +36,20 @@ class Classification:
     reason: str
 
 
+ROBOT_LOCAL_PARTS = {"mailerdaemon", "postmaster", "mailerdeamon", "maildeliverysystem", "maildeliverysubsystem"}
+ROBOT_NAMES = re.compile(r"mail delivery (sub)?system|mailer[-_ ]?daemon|postmaster|系统退信", re.I)
+
+
 def is_bounce(msg: ParsedMessage) -> bool:
-    """A delivery report: multipart/report, or from the mailer daemon or postmaster."""
+    """A delivery report by its structure (multipart/report, a delivery-status part anywhere), or
+    from the mail system's robot in any of its spellings (MAILER-DAEMON, Mailer_Daemon, postmaster,
+    "Mail Delivery Subsystem"), with attachments or without."""
     if msg.content_type == "multipart/report" or "message/delivery-status" in msg.report_parts:
         return True
-    local = msg.from_addr.split("@", 1)[0]
-    return local.lower() in ("mailer-daemon", "postmaster")
+    local = re.sub(r"[-_.+]", "", msg.from_addr.split("@", 1)[0].lower())
+    if local in ROBOT_LOCAL_PARTS:
+        return True
+    return bool(ROBOT_NAMES.search(msg.from_name))
 
 
 def is_probable_bounce(msg: ParsedMessage) -> bool:
@@ -53,18 +61,30 @@ def is_probable_bounce(msg: ParsedMessage) -> bool:
     return bool(BOUNCE_SUBJECT.search(msg.subject)) and not msg.attachments
 
 
-def is_auto_reply(msg: ParsedMessage) -> bool:
+_NO = {"no", "false", "0", "off"}
+
+
+def auto_reply_headers(msg: ParsedMessage) -> bool:
+    """RFC 3834 ``Auto-Submitted`` other than ``no``, or the vendors' own headers (unless they say no)."""
     h = msg.headers
     auto = h.get("auto-submitted", "").strip().lower()
-    if auto and auto != "no":
+    if auto and not auto.startswith("no"):
         return True
-    if "x-autoreply" in h or "x-autorespond" in h:
-        return True
+    return any(name in h and h[name].strip().lower() not in _NO for name in ("x-autoreply", "x-autorespond"))
+
+
+def auto_reply_hints(msg: ParsedMessage) -> bool:
+    """Weaker signs: bulk precedence, a mailing list, the words of an out-of-office subject."""
+    h = msg.headers
     if h.get("precedence", "").strip().lower() in ("bulk", "junk", "list", "auto_reply"):
         return True
     if h.get("list-id"):
         return True
     return bool(AUTO_SUBJECT.search(msg.subject))
+
+
+def is_auto_reply(msg: ParsedMessage) -> bool:
+    return auto_reply_headers(msg) or auto_reply_hints(msg)
 
 
 def form_like(readings: list[Reading]) -> bool:
@@ -138,18 +158,26 @@ def classify(msg: ParsedMessage, readings: list[Reading], settings: Settings, *,
     def result(kind: str, reason: str) -> Classification:
         return Classification(kind, code, source, registered is not None, intent, reason)
 
+    # Structure and headers first: they are set by programs. Words in a subject are weaker than
+    # the material itself: a registered sender's forms are a submission whatever the subject says
+    # ("…外出务工人员流动党支部书记" is an ordinary phrase here).
     if is_bounce(msg):
-        return result("bounce", "delivery report")
-    if is_auto_reply(msg):
-        return result("auto_reply", "automatic reply (RFC 3834 headers or subject)")
-    if is_probable_bounce(msg):
-        return result("bounce", "null sender or failed recipients")
+        return result("bounce", "delivery report (structure or the mail system's sender)")
+    if auto_reply_headers(msg):
+        return result("auto_reply", "automatic reply (RFC 3834 or vendor headers)")
     if duplicate:
         return result("duplicate", "same Message-ID or content as an earlier message")
     own = settings.smtp.sender_address
     if own and msg.from_addr == own:
         return result("unrelated", "sent from our own address")
-    if registered is None and not form_like(readings):
+    material = form_like(readings)
+    if registered is not None and material:
+        return result("submission", "")
+    if auto_reply_hints(msg):
+        return result("auto_reply", "automatic reply (precedence, list or subject)")
+    if is_probable_bounce(msg):
+        return result("bounce", "null sender or failed recipients")
+    if registered is None and not material:
         return result("unrelated", "no form-like attachment and not from a registered sender")
     return result("submission", "")
 

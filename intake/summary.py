@@ -13,7 +13,7 @@ from typing import Any
 
 from intake.messages import deadline_phrase, labels, render_template
 from intake.overrides import flag_key
-from intake.report import local, problem_entry
+from intake.report import display_name, local, problem_entry
 from intake.settings import Settings
 from store.repo import Repo
 
@@ -65,6 +65,9 @@ class Summary:
     messages: list[dict[str, Any]]
     total_quota_individuals: int
     total_quota_units: int
+    # Mail not taken as a submission (auto-reply, bounce, unrelated) that carries Word, Excel or PDF
+    # files: listed for a person to check, never silently set aside.
+    set_aside: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total_individuals(self) -> int:
@@ -159,7 +162,7 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
             {
                 "received": received,
                 "from": m.from_addr,
-                "subject": m.subject,
+                "subject": display_name(m.subject),
                 "classification": labels("classification", m.classification or m.state),
                 "province": province_name(m.province_code),
                 "attachments": len(m.attachments),
@@ -171,19 +174,19 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
         )
         for n in m.nominees:
             open_flags = [f for f in n.flags if is_open(f)]
-            problems.extend(_problem(f.code, f.detail, m, n.name, settings) for f in open_flags)
+            problems.extend(_problem(f.code, f.detail, m, display_name(n.name), settings) for f in open_flags)
             nominees_out.append(
                 {
                     "province": province_name(m.province_code),
                     "kind": labels("kind", n.kind),
-                    "name": n.name,
+                    "name": display_name(n.name),
                     "rank": n.rank,
-                    "workplace": (n.fields or {}).get("workplace", ""),
+                    "workplace": display_name(str((n.fields or {}).get("workplace", ""))),
                     "narrative_chars": n.narrative_chars,
                     "current": n.current,
                     "flags": "、".join(labels("flag", f.code) for f in open_flags),
                     "received": received,
-                    "subject": m.subject,
+                    "subject": display_name(m.subject),
                 }
             )
     names = {r.code: r.name for r in rows}
@@ -206,6 +209,15 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
         messages=messages_out,
         total_quota_individuals=settings.quota_individuals,
         total_quota_units=settings.quota_units,
+        set_aside=[
+            {
+                "id": pk,
+                "subject": display_name(subject) or "（无主题）",
+                "from": sender,
+                "class": labels("classification", cls),
+            }
+            for pk, subject, sender, cls in repo.waiting_for_people()["set_aside"]
+        ],
     )
 
 
@@ -214,7 +226,7 @@ def _problem(code: str, detail: str, m: Any, who: str | None, settings: Settings
     return {
         **problem_entry(code, detail, who or ""),
         "province": p.name if p else "",
-        "subject": m.subject,
+        "subject": display_name(m.subject),
         "received": local(m.received_at, settings),
     }
 
