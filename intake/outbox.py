@@ -211,10 +211,10 @@ def queue_return(
             province_code=message.province_code,
             message_pk=message.id,
             to_addr=to,
-            subject=f"退回修改：{report['subject']}"[:200],
+            subject=f"退回修改：{report['subject']}"[:200],  # report subjects are one clean line
             body=render_template(settings, "return.txt.j2", context),
-            in_reply_to=message.message_id,
-            references=f"{refs} {message.message_id}".strip(),
+            in_reply_to=" ".join(receipts.message_ids(message.message_id)[-1:]),
+            references=" ".join([*receipts.message_ids(refs)[-10:], *receipts.message_ids(message.message_id)[-1:]]),
             rfc_message_id=_message_id(key, settings),
             state="draft" if settings.returns.review else "queued",
             reason=reason.strip(),
@@ -312,7 +312,14 @@ def send_queued(store: Store, settings: Settings, mailer: receipts.Mailer, now: 
             if mailer.already_sent(mail.rfc_message_id):
                 mail.state, mail.sent_at = "sent", mail.sent_at or now
                 continue
-            msg = build(mail, settings, now)
+            try:
+                msg = build(mail, settings, now)
+            except Exception as exc:  # one that cannot be written never holds up the others
+                mail.state = "failed"
+                mail.last_error = f"could not be built: {type(exc).__name__}: {exc}"[:2000]
+                failed += 1
+                log.exception("outgoing mail %s could not be built", mail.key)
+                continue
 
             def record(mail: OutgoingMail = mail) -> None:
                 mail.state, mail.sent_at, mail.last_error = "sent", datetime.now(UTC), ""

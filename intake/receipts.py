@@ -126,14 +126,22 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
                 continue
             hour_ago = now - timedelta(hours=1)
             if repo.receipts_sent_to_since(r.to_addr, hour_ago) >= settings.receipts.per_sender_per_hour:
-                r.state = "suppressed"
-                r.reason = f"more than {settings.receipts.per_sender_per_hour} receipts to this sender in an hour"
+                # Beyond the cap a receipt waits for the next hour; it is never dropped.
+                r.next_attempt_at = now + timedelta(hours=1)
+                log.info("receipt to %s waits an hour: per-sender cap reached", _mask(r.to_addr))
                 continue
             if not repo.claim_receipt(r, owner()):
                 continue
             message = repo.message(r.message_pk)
             assert message is not None
-            email_msg = build_receipt(repo, message, r, settings, now)
+            try:
+                email_msg = build_receipt(repo, message, r, settings, now)
+            except Exception as exc:  # one receipt that cannot be written never holds up the others
+                r.state, r.sent_at = "failed", None
+                r.last_error = f"receipt could not be built: {type(exc).__name__}: {exc}"[:2000]
+                failed += 1
+                log.exception("receipt for message %s could not be built", r.message_pk)
+                continue
 
             def record(r: Receipt = r, text: str = _plain_text(email_msg)) -> None:
                 # Committed before the server takes the message: see SmtpMailer.send.
@@ -198,10 +206,11 @@ def build_receipt(repo: Repo, message: Message, receipt: Receipt, settings: Sett
     msg["To"] = receipt.to_addr
     msg["Date"] = format_datetime(now.astimezone(settings.campaign.tz))
     msg["Message-ID"] = receipt.rfc_message_id
-    if message.message_id:
-        msg["In-Reply-To"] = message.message_id
-        refs = (message.info or {}).get("headers", {}).get("references", "")
-        msg["References"] = f"{refs} {message.message_id}".strip()
+    own_id = message_ids(message.message_id)[-1:]
+    if own_id:
+        msg["In-Reply-To"] = own_id[0]
+        refs = message_ids((message.info or {}).get("headers", {}).get("references", ""))
+        msg["References"] = " ".join([*refs[-10:], *own_id])
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Precedence"] = "auto_reply"
@@ -214,6 +223,12 @@ def receipt_reference(receipt: Receipt, settings: Settings) -> str:
     """HZ, the day the receipt was made in the campaign's time zone (Beijing), the message's number."""
     created = (receipt.created_at or datetime.now(UTC)).astimezone(settings.campaign.tz)
     return f"HZ{created:%Y%m%d}-{receipt.message_pk:05d}"
+
+
+def message_ids(text: str) -> list[str]:
+    """The ``<…>`` message ids in a header taken from mail, fit to be written again: printable
+    ASCII only (anything else, line separators included, would break the header), each bounded."""
+    return [m for m in re.findall(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>", text or "")]
 
 
 def _header_text(text: str, limit: int) -> str:

@@ -190,11 +190,18 @@ def test_per_sender_cap(tmp_path: Path, smtp_settings) -> None:  # type: ignore[
     settings = make(receipts={"per_sender_per_hour": 2})
     store = Store(settings.database.url, settings.archive.path)
     msgs = [_sub("bj", "北京市", 10 + i) for i in range(4)]
-    result = run_once(FilesSource(_write(tmp_path, msgs)), store, settings, datetime.now(UTC), make_mailer(settings))
+    now = datetime.now(UTC)
+    source = FilesSource(_write(tmp_path, msgs))
+    result = run_once(source, store, settings, now, make_mailer(settings))
     assert result.receipts_sent == 2 and len(handler.received) == 2
     with store.session() as repo:
-        suppressed = repo.receipts_in(["suppressed"])
-        assert len(suppressed) == 2 and "an hour" in suppressed[0].reason
+        waiting = repo.receipts_in(["queued"])
+        assert len(waiting) == 2 and not repo.receipts_in(["suppressed"])
+        assert all(r.next_attempt_at is not None and r.next_attempt_at > now for r in waiting)
+    # Within the hour they still wait; after it they go: beyond the cap a receipt is deferred, never dropped.
+    assert run_once(source, store, settings, now + timedelta(minutes=30), make_mailer(settings)).receipts_sent == 0
+    result = run_once(source, store, settings, now + timedelta(minutes=61), make_mailer(settings))
+    assert result.receipts_sent == 2 and len(handler.received) == 4
 
 
 class DiesWhileRecording:
