@@ -1,23 +1,33 @@
-"""Parsing messages, in worker processes when there is enough of it to use both cores.
+"""Parsing messages in worker processes, each message bounded in time.
 
-Parsing is pure (bytes in, dataclasses out), so it runs in a process pool while the main process
-keeps the database and the archive. A worker reads the raw message from the archive itself; a
-very large message is parsed in the main process, so its payload is not copied between processes.
+Parsing is pure (bytes in, dataclasses out), so it runs in child processes while the main process
+keeps the database and the archive. A worker reads the raw message from the archive itself and
+takes one message at a time, so the pool knows which message each worker holds and since when: a
+parse that runs past its time limit (or a worker that dies under it) is killed and replaced, that
+message alone is reported as failed, and the main process stays free to answer SIGTERM.
+
+Workers come from a fork server started before any of our threads matter, so the pool may be
+started from any thread (the scheduler's included).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 import traceback
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from parsers.archives import Budget
 from parsers.documents import Reading, ReadLimits, read_attachment
 from parsers.mime import ParsedMessage, parse_message
+from store.blobs import BlobStore
 
-INLINE_ABOVE_BYTES = 8 * 1024 * 1024
+WAIT_SLICE = 0.2  # seconds between looks at the stop flag and the clocks
 
 
 @dataclass
@@ -25,48 +35,211 @@ class ParseOutcome:
     parsed: ParsedMessage | None
     readings: list[Reading]
     error: str | None = None
+    stopped: str | None = None  # why reading was stopped from outside (time limit, worker died)
 
 
-def parse_raw(raw: bytes, limits: ReadLimits) -> ParseOutcome:
+def parse_raw(raw: bytes, limits: ReadLimits, blobs: BlobStore | None = None) -> ParseOutcome:
+    """Read a message and its attachments. With ``blobs``, each file's bytes go to the archive as
+    soon as it is read and are dropped from the reading (only its hash and size come back), so a
+    message's files are never all in memory at once, nor copied back to the main process."""
+    budget = Budget(limits.archive.total_bytes)
+    keep = _keeper(blobs) if blobs is not None else None
     try:
         parsed = parse_message(raw)
-        readings = [read_attachment(a.filename, a.content_type, a.payload, limits) for a in parsed.attachments]
+        del raw
+        readings = []
+        while parsed.attachments:
+            a = parsed.attachments.pop(0)
+            readings.append(read_attachment(a.filename, a.content_type, a.payload, limits, budget=budget, keep=keep))
         return ParseOutcome(parsed, readings)
     except Exception:
         return ParseOutcome(None, [], traceback.format_exc()[-8000:])
 
 
-def parse_file(path: str, limits: ReadLimits) -> ParseOutcome:
+def _keeper(blobs: BlobStore) -> Callable[[Reading], None]:
+    def keep(r: Reading) -> None:
+        r.sha256, r.size = blobs.put(r.payload), len(r.payload)
+        r.payload = b""
+
+    return keep
+
+
+def parse_file(path: str, limits: ReadLimits, blob_root: str | None = None) -> ParseOutcome:
     try:
         raw = Path(path).read_bytes()
     except OSError:
         return ParseOutcome(None, [], traceback.format_exc()[-8000:])
-    return parse_raw(raw, limits)
+    return parse_raw(raw, limits, BlobStore(Path(blob_root)) if blob_root else None)
 
 
+class Interrupted(Exception):
+    """The stop flag was raised while a parse was waited for."""
+
+
+@dataclass
+class ParseTask:
+    path: str
+    limits: ReadLimits
+    blob_root: str | None = None
+    outcome: ParseOutcome | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    task: ParseTask | None = None
+    started: float = 0.0
+    served: int = 0
+
+
+@dataclass
 class ParsePool:
-    """Submit messages for parsing; results come back as futures."""
+    """``workers`` child processes; ``timeout`` seconds for each message."""
 
-    def __init__(self, workers: int) -> None:
-        self.workers = max(1, workers)
-        self._pool = (
-            ProcessPoolExecutor(max_workers=self.workers, initializer=_die_with_parent) if self.workers > 1 else None
-        )
+    workers: int = 1
+    timeout: float = 120.0
+    _idle: list[_Worker] = field(default_factory=list)
+    _busy: list[_Worker] = field(default_factory=list)
+    _waiting: deque[ParseTask] = field(default_factory=deque)
 
-    def submit(self, path: Path, size: int, limits: ReadLimits) -> Future[ParseOutcome]:
-        if self._pool is None or size > INLINE_ABOVE_BYTES:
-            return _done(lambda: parse_file(str(path), limits))
-        return self._pool.submit(parse_file, str(path), limits)
+    def __post_init__(self) -> None:
+        self.workers = max(1, self.workers)
+
+    def submit(self, path: Path, limits: ReadLimits, blob_root: Path | None = None) -> ParseTask:
+        """Read the raw message at ``path``; its files go to the archive at ``blob_root``."""
+        task = ParseTask(str(path), limits, str(blob_root) if blob_root else None)
+        self._waiting.append(task)
+        self._dispatch()
+        return task
+
+    def result(self, task: ParseTask, stop: Callable[[], bool] = lambda: False) -> ParseOutcome:
+        """Wait for ``task`` (running the others meanwhile); Interrupted when ``stop`` turns true."""
+        while task.outcome is None:
+            if stop():
+                raise Interrupted()
+            self._dispatch()
+            ready = wait([w.conn for w in self._busy], timeout=WAIT_SLICE)
+            for worker in list(self._busy):
+                if worker.conn in ready:
+                    self._collect(worker)
+            self._enforce_time_limit()
+        return task.outcome
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        for worker in self._idle + self._busy:
+            _stop_worker(worker, kill=worker in self._busy)
+        self._idle.clear()
+        self._busy.clear()
+        self._waiting.clear()
 
     def __enter__(self) -> ParsePool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _dispatch(self) -> None:
+        while self._waiting and (self._idle or len(self._busy) < self.workers):
+            worker = self._idle.pop() if self._idle else _start_worker()
+            task = self._waiting.popleft()
+            try:
+                worker.conn.send((task.path, task.limits, task.blob_root))
+            except OSError:
+                _stop_worker(worker, kill=True)
+                self._waiting.appendleft(task)
+                continue
+            worker.task, worker.started = task, time.monotonic()
+            self._busy.append(worker)
+
+    def _collect(self, worker: _Worker) -> None:
+        task = worker.task
+        assert task is not None
+        try:
+            task.outcome = worker.conn.recv()
+        except (EOFError, OSError):
+            # The worker died under this message (out of memory, a crash in a C library).
+            code = worker.process.exitcode
+            self._replace(worker)
+            task.outcome = _stopped(f"解析进程意外退出（退出码 {code}），邮件未能读取")
+            return
+        worker.task = None
+        worker.served += 1
+        self._busy.remove(worker)
+        self._idle.append(worker)
+
+    def _enforce_time_limit(self) -> None:
+        now = time.monotonic()
+        for worker in list(self._busy):
+            if worker.task is not None and now - worker.started > self.timeout:
+                task = worker.task
+                self._replace(worker)
+                task.outcome = _stopped(f"解析超过 {self.timeout:g} 秒仍未完成，已停止")
+
+    def _replace(self, worker: _Worker) -> None:
+        _stop_worker(worker, kill=True)
+        self._busy.remove(worker)
+        worker.task = None
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["intake.parsing"])
+    return ctx
+
+
+def _start_worker() -> _Worker:
+    ctx = _context()
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_serve, args=(child,), daemon=True, name="intake-parse")
+    process.start()
+    child.close()
+    return _Worker(process, parent)
+
+
+def _stop_worker(worker: _Worker, *, kill: bool) -> None:
+    try:
+        if kill:
+            worker.process.kill()
+        else:
+            worker.conn.send(None)
+    except (OSError, ValueError):
+        pass
+    worker.process.join(5)
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join(5)
+    worker.conn.close()
+
+
+def _stopped(reason: str) -> ParseOutcome:
+    return ParseOutcome(None, [], reason, stopped=reason)
+
+
+def _serve(conn: Connection) -> None:
+    """A worker: one message at a time until told to stop (None) or its parent is gone."""
+    import signal
+
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C goes to the whole group: the parent decides
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        outcome = parse_file(*job)
+        try:
+            conn.send(outcome)
+        except Exception:  # an outcome that cannot be pickled: say so rather than vanish
+            conn.send(ParseOutcome(None, [], traceback.format_exc()[-8000:]))
 
 
 def _die_with_parent() -> None:
@@ -87,10 +260,10 @@ def _die_with_parent() -> None:
         os._exit(0)  # the parent died before the signal was set
 
 
-def _done(fn: Callable[[], ParseOutcome]) -> Future[ParseOutcome]:
-    fut: Future[ParseOutcome] = Future()
-    fut.set_result(fn())
-    return fut
+def parse_one(path: Path, limits: ReadLimits, timeout: float, blob_root: Path | None = None) -> ParseOutcome:
+    """One message in a worker of its own (the console's actions): bounded like the others."""
+    with ParsePool(1, timeout) as pool:
+        return pool.result(pool.submit(path, limits, blob_root))
 
 
 def workers_for(pending: int, configured: int | None = None) -> int:

@@ -12,7 +12,6 @@ import signal
 import threading
 import traceback
 from collections import deque
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,16 +21,16 @@ from intake.assemble import assemble, listed_kinds
 from intake.classify import classify
 from intake.errors import MailboxError, ParseError
 from intake.overrides import apply_corrections, parsed_identity
-from intake.parsing import ParseOutcome, ParsePool, parse_raw, workers_for
+from intake.parsing import Interrupted, ParseOutcome, ParsePool, ParseTask, parse_one, workers_for
 from intake.progress import progress
 from intake.settings import Settings
 from intake.sources.base import FetchedMessage, MailSource
 from parsers import legacy
 from parsers.archives import ArchiveLimits
 from parsers.documents import Reading, ReadLimits
-from parsers.mime import ParsedMessage
+from parsers.mime import ParsedMessage, top_headers
 from parsers.wordcount import count_words
-from store.repo import Attachment, Correction, Flag, Message, Nominee, Repo, Store
+from store.repo import MAX_ATTEMPTS, Attachment, Correction, Flag, Message, Nominee, Repo, Store
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +235,7 @@ def _process(
         return
     limits = read_limits(settings)
     workers = workers_for(len(items), settings.limits.parse_workers)
-    window: deque[tuple[int, Future[ParseOutcome]]] = deque()
+    window: deque[tuple[int, ParseTask]] = deque()
     queue = iter(items)
 
     def fill() -> None:
@@ -245,19 +244,24 @@ def _process(
             item = next(queue, None)
             if item is None:
                 return
-            pk, sha, size = item
+            pk, sha, _size = item
             if claim:
                 with store.session() as repo:
                     message = repo.message(pk)
                     if message is None or not repo.claim(message, receipts.owner()):
                         continue
-            window.append((pk, pool.submit(store.blobs.path_for(sha), size, limits)))
+            window.append((pk, pool.submit(store.blobs.path_for(sha), limits, store.blobs.root)))
 
-    with progress(label, len(items)) as bar, ParsePool(workers) as pool:
+    pool = ParsePool(workers, settings.limits.parse_timeout_seconds)
+    with progress(label, len(items)) as bar, pool:
         fill()
         while window:
-            pk, future = window.popleft()
-            outcome = future.result()
+            pk, task = window[0]
+            try:
+                outcome = pool.result(task, lambda: bool(stop))
+            except Interrupted:
+                break
+            window.popleft()
             with store.session() as repo:
                 message = repo.message(pk)
                 if message is not None:
@@ -270,6 +274,11 @@ def _process(
                     result.classifications[key] = result.classifications.get(key, 0) + 1
             bar.advance()
             fill()
+    if window and claim:
+        # Stopped with messages in hand: they go back to 'new' for the next run, unread.
+        with store.session() as repo:
+            repo.release_claims([pk for pk, _ in window], receipts.owner())
+        log.info("stopped: %d message(s) in hand left for the next run", len(window))
 
 
 def process_message(
@@ -287,7 +296,11 @@ def process_message(
     traceback on the message. Commits."""
     try:
         if outcome is None:
-            outcome = parse_raw(store.blobs.get(message.sha256), limits)
+            timeout = settings.limits.parse_timeout_seconds
+            outcome = parse_one(store.blobs.path_for(message.sha256), limits, timeout, store.blobs.root)
+        if outcome.stopped:
+            _stopped(repo, store, message, outcome.stopped, retry=queue_receipt)
+            return False
         if outcome.parsed is None:
             raise ParseError(f"message could not be parsed:\n{outcome.error}")
         _apply(repo, store, message, outcome.parsed, outcome.readings, settings, now)
@@ -307,6 +320,28 @@ def process_message(
         repo.commit()
         return False
     return True
+
+
+def _stopped(repo: Repo, store: Store, message: Message, reason: str, *, retry: bool) -> None:
+    """Reading was stopped from outside (time limit, the worker died). The message is kept and its
+    headers read; it is tried again at the next poll until ``MAX_ATTEMPTS`` automatic attempts,
+    then failed and flagged, and read again only when someone runs ``reprocess``."""
+    repo.clear_parse_results(message)
+    repo.flush()
+    head = top_headers(store.blobs.head(message.sha256))
+    message.subject = head.subject
+    message.from_addr, message.from_name = head.from_addr[:320], head.from_name
+    message.message_id = head.message_id[:998] or message.message_id
+    message.processed_at = datetime.now(UTC)
+    message.claimed_by = message.claimed_at = None
+    if retry and (message.attempts or 0) < MAX_ATTEMPTS:
+        log.warning("message %s (%s): %s; tried again at the next poll", message.id, message.message_id, reason)
+        message.state, message.error = "new", reason
+    else:
+        log.error("message %s (%s): %s; not tried again automatically", message.id, message.message_id, reason)
+        message.state, message.error = "failed", reason
+        _flag(repo, message, "parse_failed", reason)
+    repo.commit()
 
 
 def _apply(
@@ -357,6 +392,8 @@ def _apply(
     }
 
     by_reading = _store_attachments(repo, store, message, readings)
+    if parsed.failure:
+        _flag(repo, message, "parse_failed", parsed.failure)
     kept: dict[tuple[str, str], Nominee] = {}
     if verdict.classification == "submission":
         if not verdict.registered:
@@ -368,7 +405,7 @@ def _apply(
             )
         drafts, unmatched = assemble(readings)
         kinds_listed = listed_kinds(readings)
-        if not drafts:
+        if not drafts and not parsed.failure:
             _flag(repo, message, "nothing_recognised", _nothing_recognised_detail(readings))
         kept = {parsed_identity(n): n for n in message.nominees}
         corrections: dict[int, list[Correction]] = {}
@@ -420,7 +457,11 @@ def _apply(
     if verdict.classification != "submission":
         for n in list(message.nominees):
             repo.delete(n)
+    for note in parsed.skipped:
+        _flag(repo, message, "attachment_skipped", note)
     for r in (x for root in readings for x in root.walk()):
+        if r.limited:
+            _flag(repo, message, "attachment_skipped", f"{r.filename}：{r.limited}")
         if r.status == "unreadable":
             _flag(repo, message, "attachment_unreadable", f"{r.filename}：{r.detail}")
         elif r.status == "scan_only":
@@ -443,7 +484,7 @@ def _store_attachments(repo: Repo, store: Store, message: Message, readings: lis
 
     def save(r: Reading, parent: int | None) -> None:
         nonlocal position
-        digest = store.blobs.put(r.payload)
+        digest = r.sha256 or store.blobs.put(r.payload)
         att = Attachment(
             message_pk=message.id,
             parent_id=parent,
@@ -451,7 +492,7 @@ def _store_attachments(repo: Repo, store: Store, message: Message, readings: lis
             filename=r.filename[:1000],
             content_type=r.content_type[:255],
             sha256=digest,
-            size=len(r.payload),
+            size=r.size or len(r.payload),
             type=r.type,
             role=r.role,
             status=r.status,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from intake.messages import INFORMATIONAL, PROVINCE_UNKNOWN, labels
 from intake.settings import Settings
+from parsers.charsets import one_line
 from store.repo import Message, Repo
 
 PROVINCE_FLAG_ORDER = ("late", "over_quota_individuals", "over_quota_units", "ranking_missing", "sender_unregistered")
@@ -76,11 +76,7 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
 
 def display_name(text: str) -> str:
     """A name from mail as shown to people: one line, no control or bidi-override characters."""
-    text = _INVISIBLE.sub("", text or "")
-    return " ".join(text.split())
-
-
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+    return one_line(text)
 
 
 def problem_entry(code: str, detail: str, who: str = "") -> dict[str, str]:

@@ -163,8 +163,9 @@ class ReceiptSettings(_Frozen):
 class LimitSettings(_Frozen):
     archive_depth: int = Field(3, ge=1, le=10)
     archive_members: int = Field(500, ge=1)
-    archive_total_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    archive_total_bytes: int = Field(256 * 1024 * 1024, ge=1)  # everything unpacked from one message
     convert_timeout_seconds: float = Field(120, gt=0)
+    parse_timeout_seconds: float = Field(120, gt=0)  # reading one message; past it the reader is stopped
     convert_concurrency: int = Field(2, ge=1)
     forward_depth: int = Field(30, ge=1)
     parse_workers: int | None = Field(None, ge=1, le=64)

@@ -1,4 +1,9 @@
-"""Archives: zip (GBK member names), 7z. Bounded in members, size and depth; names neutralised."""
+"""Archives: zip (GBK member names), 7z. Bounded in members, size and depth; names neutralised.
+
+One :class:`Budget` per message bounds everything unpacked from it, at every level of nesting: a
+zip of zips shares the budget of the message it came in, and no member is decompressed past what is
+left of it, so a bomb stops at the budget rather than after it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import io
 import posixpath
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from parsers.charsets import decode_bytes
+from parsers.charsets import decode_bytes, one_line
 
 # What reading a damaged zip can raise: a bad directory, a corrupt deflate stream, a truncation,
 # a compression method or encryption zipfile does not know.
@@ -26,8 +32,28 @@ ZIP_ERRORS: tuple[type[BaseException], ...] = (
 @dataclass(frozen=True)
 class ArchiveLimits:
     members: int = 500
-    total_bytes: int = 512 * 1024 * 1024
+    total_bytes: int = 256 * 1024 * 1024
     depth: int = 3
+
+
+# Any XML part of an Office file (document.xml, sharedStrings.xml, styles.xml…) is parsed whole:
+# past this size (a real form's document.xml is well under 1 MB) it is not read at all.
+OFFICE_XML_BYTES = 16 * 1024 * 1024
+
+
+class Budget:
+    """Bytes that may still be unpacked from one message."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.left = total
+
+    def take(self, n: int) -> bool:
+        if n > self.left:
+            self.left = 0
+            return False
+        self.left -= n
+        return True
 
 
 @dataclass
@@ -38,14 +64,30 @@ class Member:
 
 @dataclass
 class Expanded:
-    members: list[Member] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    members: Iterator[Member] | list[Member] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # members that could not be read
+    skipped: list[str] = field(default_factory=list)  # members left unread because of a limit
     failed: str | None = None  # the archive could not be opened at all
+    limit: bool = False  # ... because of a limit
+
+
+def oversized_part(zf: zipfile.ZipFile, streamed: tuple[str, ...] = ()) -> zipfile.ZipInfo | None:
+    """The first XML part of an Office file whose declared size is past ``OFFICE_XML_BYTES`` (parts
+    under ``streamed`` are read as a stream and may be larger). zipfile never reads a member past
+    its declared size, so the check holds against a lying header too."""
+    for info in zf.infolist():
+        if info.filename.startswith(streamed) if streamed else False:
+            if info.file_size <= 64 * OFFICE_XML_BYTES:
+                continue
+            return info
+        if info.filename.lower().endswith((".xml", ".rels")) and info.file_size > OFFICE_XML_BYTES:
+            return info
+    return None
 
 
 def safe_name(name: str) -> str:
     """A member name with no way out of its folder: no ``..``, no root, no NUL, bounded length."""
-    name = name.replace("\\", "/").replace("\x00", "")
+    name = "/".join(one_line(p) for p in name.replace("\\", "/").split("/"))
     parts = [p for p in posixpath.normpath("/" + name).split("/") if p not in ("", ".", "..")]
     cleaned = "/".join(parts) or "unnamed"
     if len(cleaned) > 255:
@@ -65,11 +107,12 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     return decode_bytes(raw)
 
 
-def expand(payload: bytes, kind: str, limits: ArchiveLimits) -> Expanded:
+def expand(payload: bytes, kind: str, limits: ArchiveLimits, budget: Budget | None = None) -> Expanded:
+    budget = budget or Budget(limits.total_bytes)
     if kind == "zip":
-        return _expand_zip(payload, limits)
+        return _expand_zip(payload, limits, budget)
     if kind == "7z":
-        return _expand_7z(payload, limits)
+        return _expand_7z(payload, limits, budget)
     return Expanded(failed=f"不支持{kind.upper()}格式的压缩包，请直接发送文件或改用ZIP压缩")
 
 
@@ -77,42 +120,55 @@ def _mib(n: int) -> str:
     return f"{n / 1048576:.0f} MB"
 
 
-def _expand_zip(payload: bytes, limits: ArchiveLimits) -> Expanded:
+def _expand_zip(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expanded:
     out = Expanded()
     try:
         zf = zipfile.ZipFile(io.BytesIO(payload))
+        infos = [i for i in zf.infolist() if not i.is_dir()]
     except ZIP_ERRORS:
         out.failed = "ZIP压缩包已损坏，无法解压"
         return out
-    total = 0
+    if len(infos) > limits.members:
+        out.skipped.append(f"压缩包内有 {len(infos)} 个文件，只读取了前 {limits.members} 个")
+        infos = infos[: limits.members]
+    out.members = _zip_members(zf, infos, budget, out)
+    return out
+
+
+def _zip_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], budget: Budget, out: Expanded) -> Iterator[Member]:
+    """Members one at a time (the caller reads each before the next is unpacked)."""
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > limits.members:
-            out.problems.append(f"压缩包内有 {len(infos)} 个文件，只读取了前 {limits.members} 个")
-            infos = infos[: limits.members]
-        for info in infos:
+        for index, info in enumerate(infos):
             name = safe_name(_zip_name(info))
             if info.flag_bits & 0x1:
                 out.problems.append(f"{name}：已加密，无法读取")
                 continue
-            if total + info.file_size > limits.total_bytes:
-                out.problems.append(f"{name}：解压后超过 {_mib(limits.total_bytes)}，其余文件未读取")
-                break
+            rest = len(infos) - index - 1
+            over = f"解压后超过每封邮件 {_mib(budget.total)} 的上限，{name} 及其后 {rest} 个文件未读取"
+            if info.file_size > budget.left:
+                out.skipped.append(over)
+                return
             try:
-                with zf.open(info) as fh:
-                    data = fh.read(limits.total_bytes - total + 1)
+                data = _read_bounded(zf, info, budget)
             except ZIP_ERRORS:
                 out.problems.append(f"{name}：无法解压")
                 continue
-            if total + len(data) > limits.total_bytes:
-                out.problems.append(f"{name}：解压后超过 {_mib(limits.total_bytes)}，其余文件未读取")
-                break
-            total += len(data)
-            out.members.append(Member(name, data))
-    return out
+            if data is None:
+                out.skipped.append(over)
+                return
+            yield Member(name, data)
 
 
-def _expand_7z(payload: bytes, limits: ArchiveLimits) -> Expanded:
+def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> bytes | None:
+    """The member's bytes, None past the budget. zipfile decompresses no further than the size the
+    member declares (and fails its CRC check when the data says otherwise), and that size was
+    checked against the budget before a byte was decompressed."""
+    with zf.open(info) as fh:
+        data = fh.read(info.file_size)
+    return data if budget.take(len(data)) else None
+
+
+def _expand_7z(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expanded:
     out = Expanded()
     try:
         import py7zr
@@ -130,20 +186,29 @@ def _expand_7z(payload: bytes, limits: ArchiveLimits) -> Expanded:
         with py7zr.SevenZipFile(io.BytesIO(payload), mode="r") as archive:
             infos = [i for i in archive.list() if not i.is_directory]
             if len(infos) > limits.members:
-                out.failed = f"7Z压缩包内有 {len(infos)} 个文件，超过 {limits.members} 个的上限"
+                out.failed = f"7Z压缩包内有 {len(infos)} 个文件，超过 {limits.members} 个的上限，未解压"
+                out.limit = True
                 return out
             declared = sum(int(i.uncompressed or 0) for i in infos)
-            if declared > limits.total_bytes:
-                out.failed = f"7Z压缩包解压后为 {_mib(declared)}，超过 {_mib(limits.total_bytes)} 的上限"
+            if declared > budget.left:
+                out.failed = f"7Z压缩包解压后为 {_mib(declared)}，超过每封邮件 {_mib(budget.total)} 的上限，未解压"
+                out.limit = True
                 return out
             if archive.needs_password():
                 out.failed = "7Z压缩包已加密，无法读取"
                 return out
-            factory = BytesIOFactory(limits.total_bytes)
+            # The factory stops writing at its limit, whatever the headers declared.
+            factory = BytesIOFactory(budget.left)
             archive.extractall(factory=factory)
+            members = []
             for name, product in factory.products.items():
                 product.seek(0)
-                out.members.append(Member(safe_name(name), product.read()))
+                data = product.read()
+                if not budget.take(len(data)):
+                    out.skipped.append(f"解压后超过每封邮件 {_mib(budget.total)} 的上限，其余文件未读取")
+                    break
+                members.append(Member(safe_name(name), data))
+            out.members = members
     except (
         Bad7zFile,
         ArchiveError,

@@ -159,3 +159,13 @@ def decode_rfc2231(value: object) -> str | None:
         data = (text or "").encode("latin-1", "surrogateescape") if isinstance(text, str) else bytes(text)
         return decode_bytes(data, charset or None)
     return None
+
+
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Text from mail as shown to people or written into a header: one line, no control, line
+    separator or bidi-override characters, runs of space made one."""
+    text = _INVISIBLE.sub("", text or "")
+    return " ".join(text.split())

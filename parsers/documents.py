@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from parsers import legacy
-from parsers.archives import ArchiveLimits, expand
+from parsers.archives import ArchiveLimits, Budget, expand
 from parsers.charsets import decode_bytes
 from parsers.docx_reader import DocxContent, DocxError, read_docx
 from parsers.forms import (
@@ -72,6 +73,9 @@ class Reading:
     role: str = "other"  # individual_form | unit_form | forms | nominee_list | narrative | archive | scan | other
     status: str = "parsed"  # parsed | unreadable | scan_only | expanded | skipped
     detail: str = ""
+    limited: str = ""  # what a limit left unread (size, count, depth): flagged attachment_skipped
+    sha256: str = ""  # set once the payload is in the archive (the payload is then dropped)
+    size: int = 0
     records: list[FormRecord] = field(default_factory=list)
     text: str = ""
     narrative_text: str = ""
@@ -88,21 +92,40 @@ class Reading:
 
 
 def read_attachment(
-    filename: str, content_type: str, payload: bytes, limits: ReadLimits | None = None, depth: int = 0
+    filename: str,
+    content_type: str,
+    payload: bytes,
+    limits: ReadLimits | None = None,
+    depth: int = 0,
+    *,
+    budget: Budget | None = None,
+    keep: Callable[[Reading], None] | None = None,
 ) -> Reading:
+    """Read one file. ``budget`` bounds what archives may unpack (one per message, shared by every
+    level of nesting); ``keep``, when given, is called on each reading once it is read (to archive
+    its bytes and let them go before the next member is unpacked)."""
     limits = limits or ReadLimits()
+    budget = budget or Budget(limits.archive.total_bytes)
     kind = sniff(payload, filename)
     reading = Reading(
-        filename=filename or _default_name(kind), content_type=content_type, payload=payload, type=kind, depth=depth
+        filename=filename or _default_name(kind),
+        content_type=content_type,
+        payload=payload,
+        type=kind,
+        depth=depth,
+        size=len(payload),
     )
     try:
-        _read(reading, limits)
+        _read(reading, limits, budget, keep)
     except RecursionError:
         reading.status, reading.detail = "unreadable", "文件嵌套层次过深，无法读取"
     except MemoryError:
-        reading.status, reading.detail = "unreadable", "文件过大，无法读取"
+        reading.status, reading.detail = "skipped", "文件过大，未读取"
+        reading.limited = reading.detail
     if reading.status == "parsed" and reading.text and reading.words is None and reading.role == "narrative":
         reading.words = count_words(reading.narrative_text or reading.text)
+    if keep is not None:
+        keep(reading)
     return reading
 
 
@@ -110,7 +133,7 @@ def _default_name(kind: str) -> str:
     return f"未命名附件.{EXTENSIONS.get(kind, 'bin')}"
 
 
-def _read(r: Reading, limits: ReadLimits) -> None:
+def _read(r: Reading, limits: ReadLimits, budget: Budget, keep: Callable[[Reading], None] | None) -> None:
     kind = r.type
     if kind == "empty":
         r.status, r.detail = "unreadable", "文件为空（0字节）"
@@ -130,7 +153,7 @@ def _read(r: Reading, limits: ReadLimits) -> None:
     elif kind in IMAGE_TYPES:
         r.status, r.role, r.detail = "scan_only", "scan", "图片文件：已收存，不作识别"
     elif kind in ARCHIVE_TYPES:
-        _read_archive(r, limits)
+        _read_archive(r, limits, budget, keep)
     elif kind == "encrypted":
         r.status, r.detail = "unreadable", "文件设有密码，请发送不加密的文件"
     elif kind == "html" and r.filename.lower().endswith((".doc", ".wps")) and legacy.office_binary():
@@ -149,8 +172,12 @@ def _read(r: Reading, limits: ReadLimits) -> None:
 
 
 def _unreadable(r: Reading, exc: Exception) -> None:
-    """The reader's own words (Chinese, for people) as the detail; the cause kept for the office."""
+    """The reader's own words (Chinese, for people) as the detail; the cause kept for the office.
+    A file left unread because of a limit is ``skipped`` rather than unreadable."""
     r.status, r.detail = "unreadable", str(exc)
+    if getattr(exc, "limit", False):
+        r.status = "skipped"
+        r.limited = str(exc)
     cause = exc.__cause__
     if cause is not None:
         r.technical = f"{type(cause).__name__}: {cause}"[:2000]
@@ -356,18 +383,23 @@ def _read_pdf(r: Reading) -> None:
 # --------------------------------------------------------------------------- archives
 
 
-def _read_archive(r: Reading, limits: ReadLimits) -> None:
+def _read_archive(r: Reading, limits: ReadLimits, budget: Budget, keep: Callable[[Reading], None] | None) -> None:
     r.role = "archive"
     if r.depth >= limits.archive.depth:
-        r.status, r.detail = "unreadable", f"压缩包嵌套超过 {limits.archive.depth} 层，未解压"
+        r.status, r.detail = "skipped", f"压缩包嵌套超过 {limits.archive.depth} 层，未解压"
+        r.limited = r.detail
         return
-    result = expand(r.payload, r.type, limits.archive)
+    result = expand(r.payload, r.type, limits.archive, budget)
     if result.failed:
-        r.status, r.detail = "unreadable", result.failed
+        r.status, r.detail = ("skipped" if result.limit else "unreadable"), result.failed
+        r.limited = result.failed if result.limit else ""
         return
     r.status = "expanded"
-    r.detail = "；".join(result.problems)
     for member in result.members:
-        child = read_attachment(member.name.rsplit("/", 1)[-1], "", member.payload, limits, r.depth + 1)
+        child = read_attachment(
+            member.name.rsplit("/", 1)[-1], "", member.payload, limits, r.depth + 1, budget=budget, keep=keep
+        )
         child.filename = member.name
         r.children.append(child)
+    r.detail = "；".join(result.problems + result.skipped)
+    r.limited = "；".join(result.skipped)

@@ -12,7 +12,7 @@ import io
 import zipfile
 from dataclasses import dataclass, field
 
-from parsers.archives import ZIP_ERRORS
+from parsers.archives import OFFICE_XML_BYTES, ZIP_ERRORS, oversized_part
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
@@ -73,7 +73,9 @@ class DocxContent:
 
 
 class DocxError(Exception):
-    pass
+    def __init__(self, message: str, limit: bool = False) -> None:
+        super().__init__(message)
+        self.limit = limit  # left unread because of a size limit, not because it is damaged
 
 
 def read_docx(payload: bytes) -> DocxContent:
@@ -83,11 +85,15 @@ def read_docx(payload: bytes) -> DocxContent:
 
     try:
         with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+            big = oversized_part(zf)
+            if big is not None:
+                raise DocxError(
+                    f"Word文件内部的 {big.filename} 解压后为 {big.file_size / 1048576:.0f} MB，"
+                    f"超过 {OFFICE_XML_BYTES // 1048576} MB 的上限，未读取",
+                    limit=True,
+                )
             name = _main_part(zf)
-            info = zf.getinfo(name)
-            if info.file_size > 200 * 1024 * 1024:
-                raise DocxError("Word文件正文解压后超过 200 MB，无法读取")
-            xml = zf.read(info)
+            xml = zf.read(zf.getinfo(name))
     except DocxError:
         raise
     except KeyError as exc:

@@ -20,7 +20,7 @@ from email.message import Message
 
 import mailparser
 
-from parsers.charsets import decode_bytes, decode_header_text, decode_rfc2231, undo_surrogates
+from parsers.charsets import decode_bytes, decode_header_text, decode_rfc2231, one_line, undo_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,9 @@ class ParsedMessage:
     attachments: list[Attachment] = field(default_factory=list)
     forwarded: list[Forwarded] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
-    report_parts: list[str] = field(default_factory=list)  # content types of multipart/report parts
+    report_parts: list[str] = field(default_factory=list)  # content types of report parts, anywhere
+    failure: str | None = None  # why the body could not be read at all (the headers still were)
+    skipped: list[str] = field(default_factory=list)  # parts left unread because of a limit (Chinese)
 
     @property
     def body_text(self) -> str:
@@ -109,6 +111,12 @@ def parse_message(raw: bytes) -> ParsedMessage:
         msg = _stdlib_message(raw, defects)
     if msg is None:
         msg = _stdlib_message(raw, defects)
+    failure = None
+    if not msg.keys() and (head := _header_only(raw)).keys():
+        # Neither parser could build the message (nesting past the interpreter's recursion limit,
+        # say): the top-level headers are read from the raw bytes, the body is left in the archive.
+        msg = head
+        failure = "邮件结构过于复杂（多层嵌套），正文和附件未能读取，原邮件已收存"
 
     hint = _charset_hint(msg)
 
@@ -147,7 +155,39 @@ def parse_message(raw: bytes) -> ParsedMessage:
         forwarded=walker.forwarded,
         defects=defects,
         report_parts=walker.report_parts,
+        failure=failure,
+        skipped=walker.skipped,
     )
+
+
+def _header_only(raw: bytes) -> Message:
+    from email.parser import BytesHeaderParser
+
+    end = _HEADER_END.search(raw, 0, 4 * 1024 * 1024)
+    try:
+        return BytesHeaderParser().parsebytes(raw[: end.end() if end else 4 * 1024 * 1024])
+    except Exception:
+        return Message()
+
+
+@dataclass(frozen=True)
+class TopHeaders:
+    message_id: str
+    subject: str
+    from_addr: str
+    from_name: str
+
+
+def top_headers(head: bytes) -> TopHeaders:
+    """The top-level headers from the first bytes of a raw message, without reading its body."""
+    msg = _header_only(head)
+    hint = msg.get_content_charset()
+
+    def header(name: str) -> str:
+        return decode_header_text(raw_header(msg, name, hint), hint)
+
+    from_name, from_addr = _address(header("from"))
+    return TopHeaders(normalise_message_id(header("message-id")), header("subject"), from_addr, from_name)
 
 
 def _stdlib_message(raw: bytes, defects: list[str]) -> Message:
@@ -257,7 +297,7 @@ def part_filename(part: Message, hint: str | None = None) -> str:
         else:
             decoded = decode_header_text(value.strip('"'), hint)
         if decoded:
-            return decoded.strip().strip('"')
+            return one_line(decoded).strip('"')[:1000]
     return ""
 
 
@@ -284,6 +324,7 @@ class _Walker:
         self.forwarded: list[Forwarded] = []
         self.defects: list[str] = []
         self.report_parts: list[str] = []
+        self.skipped: list[str] = []
         self.parts = 0
 
     def walk(self, part: Message, origin: str, depth: int) -> None:
@@ -291,6 +332,7 @@ class _Walker:
         if self.parts > MAX_PARTS:
             if self.parts == MAX_PARTS + 1:
                 self.defects.append(f"more than {MAX_PARTS} MIME parts: the rest is kept in the archive only")
+                self.skipped.append(f"邮件超过 {MAX_PARTS} 个部分，其余部分未读取（原邮件已收存）")
             return
         ctype = part.get_content_type()
         if part.is_multipart():
@@ -314,6 +356,7 @@ class _Walker:
     def _forwarded(self, part: Message, children: object, origin: str, depth: int) -> None:
         if depth + 1 > MAX_FORWARD_DEPTH:
             self.defects.append(f"forwarded messages nested deeper than {MAX_FORWARD_DEPTH}: inner ones not read")
+            self.skipped.append(f"转发邮件嵌套超过 {MAX_FORWARD_DEPTH} 层，内层邮件未读取（原邮件已收存）")
             return
         for child in children if isinstance(children, list) else []:
             if not isinstance(child, Message):
@@ -334,6 +377,7 @@ class _Walker:
             (self.html if ctype == "text/html" else self.text).append(text)
             return
         if ctype == "message/delivery-status" or ctype == "message/disposition-notification":
+            self.report_parts.append(ctype)
             self.text.append(decode_bytes(part_payload(part)))
             return
         if cid and disposition != "attachment" and ctype.startswith("image/"):
@@ -354,6 +398,7 @@ class _Walker:
 
 _BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))', re.I)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_DELIMITER = re.compile(rb"(?m)^--([^\r\n]{0,200})\r?(?:\n|\Z)")
 
 
 def detach_large_parts(raw: bytes, threshold: int) -> tuple[bytes, dict[int, bytes]]:
@@ -362,11 +407,14 @@ def detach_large_parts(raw: bytes, threshold: int) -> tuple[bytes, dict[int, byt
     if len(raw) <= threshold:
         return raw, {}
     boundaries = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(raw)}
+    # One pass over the lines that start with "--", each looked up among the declared boundaries:
+    # linear in the size of the message however many boundaries it declares.
     marks: list[tuple[int, int]] = []  # (start of the delimiter line, end of it)
-    for b in boundaries:
-        pattern = re.compile(rb"(?:^|\n)--" + re.escape(b) + rb"(?:--)?[ \t]*\r?(?:\n|$)")
-        marks.extend((m.start(), m.end()) for m in pattern.finditer(raw))
-    marks.sort()
+    for m in _DELIMITER.finditer(raw):
+        token = m.group(1).rstrip(b" \t")
+        if token in boundaries or (token.endswith(b"--") and token[:-2] in boundaries):
+            start = m.start() - 1 if m.start() > 0 else 0  # the line break before it belongs to it
+            marks.append((start, m.end()))
     pieces: list[bytes] = []
     detached: dict[int, bytes] = {}
     pos = 0

@@ -11,9 +11,10 @@ MAX_COLS = 60
 
 
 class SheetError(Exception):
-    def __init__(self, message: str, retry_with_conversion: bool = False) -> None:
+    def __init__(self, message: str, retry_with_conversion: bool = False, limit: bool = False) -> None:
         super().__init__(message)
         self.retry_with_conversion = retry_with_conversion
+        self.limit = limit  # left unread because of a size limit, not because it is damaged
 
 
 def _cell_text(value: object) -> str:
@@ -42,6 +43,7 @@ def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_parts(payload)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
@@ -65,6 +67,24 @@ def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
     finally:
         wb.close()
     return out
+
+
+def _check_parts(payload: bytes) -> None:
+    """openpyxl loads shared strings, styles and the workbook part whole (worksheets it streams):
+    a workbook whose parts are past the limit is not opened."""
+    from parsers.archives import OFFICE_XML_BYTES, ZIP_ERRORS, oversized_part
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+            big = oversized_part(zf, streamed=("xl/worksheets/",))
+    except ZIP_ERRORS:
+        return  # openpyxl says what is wrong with it
+    if big is not None:
+        raise SheetError(
+            f"Excel文件内部的 {big.filename} 解压后为 {big.file_size / 1048576:.0f} MB，"
+            f"超过 {OFFICE_XML_BYTES // 1048576} MB 的上限，未读取",
+            limit=True,
+        )
 
 
 def _read_xls(payload: bytes) -> list[tuple[str, list[list[str]]]]:

@@ -63,6 +63,14 @@ class BlobStore:
         except OSError as exc:
             raise StoreError(f"cannot read blob {digest}: {exc.strerror}") from exc
 
+    def head(self, digest: str, size: int = 1024 * 1024) -> bytes:
+        """The first ``size`` bytes of a blob (a message's headers), or nothing when it cannot be read."""
+        try:
+            with self.path_for(digest).open("rb") as fh:
+                return fh.read(size)
+        except OSError:
+            return b""
+
     def exists(self, digest: str) -> bool:
         return self.path_for(digest).exists()
 

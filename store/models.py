@@ -87,6 +87,7 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
     parse_count: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # automatic reading attempts (claims)
 
     locations: Mapped[list[MessageLocation]] = relationship(back_populates="message")
     attachments: Mapped[list[Attachment]] = relationship(

@@ -227,11 +227,22 @@ class Repo:
         result = self.s.execute(
             update(Message)
             .where(Message.id == message.id, Message.state.in_(list(from_states)))
-            .values(state="processing", claimed_by=owner, claimed_at=utcnow())
+            .values(state="processing", claimed_by=owner, claimed_at=utcnow(), attempts=Message.attempts + 1)
             .execution_options(synchronize_session=False)
         )
         self.s.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release_claims(self, pks: Sequence[int], owner: str) -> None:
+        """This worker's claims on messages it did not get to read go back to 'new', the attempt
+        not counted."""
+        self.s.execute(
+            update(Message)
+            .where(Message.id.in_(list(pks)), Message.state == "processing", Message.claimed_by == owner)
+            .values(state="new", claimed_by=None, claimed_at=None, attempts=Message.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+        self.s.commit()
 
     def stale_sending_receipts(self, owner: str, lease: timedelta) -> list[Receipt]:
         """Receipts left 'sending' by a worker that died (on this host) or whose lease ran out."""
@@ -239,12 +250,20 @@ class Repo:
 
     def release_stale_claims(self, owner: str, lease: timedelta) -> int:
         """Claims left by a worker that died go back to 'new': on this host as soon as its process
-        is gone, elsewhere when the lease has run out."""
+        is gone, elsewhere when the lease has run out. A message whose reading was cut short
+        ``MAX_ATTEMPTS`` times is not taken again automatically: it is failed and flagged, for a
+        person (and ``reprocess``)."""
         released = 0
         for m in self.s.scalars(select(Message).where(Message.state == "processing")):
             if _stale(m.claimed_by, m.claimed_at, owner, lease):
-                m.state, m.claimed_by, m.claimed_at = "new", None, None
+                m.claimed_by, m.claimed_at = None, None
                 released += 1
+                if (m.attempts or 0) < MAX_ATTEMPTS:
+                    m.state = "new"
+                    continue
+                reason = f"已尝试读取 {m.attempts} 次均未完成，不再自动重试（可由管理员重新处理）"
+                m.state, m.error, m.processed_at = "failed", reason, utcnow()
+                self.s.add(Flag(scope="message", origin="parse", code="parse_failed", detail=reason, message_pk=m.id))
         return released
 
     def pending_messages(self) -> list[Message]:
@@ -544,6 +563,9 @@ def _as_utc(value: datetime) -> datetime:
     from datetime import UTC
 
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+MAX_ATTEMPTS = 3
 
 
 def _stale(claimed_by: str | None, claimed_at: datetime | None, owner: str, lease: timedelta) -> bool:
