@@ -19,6 +19,7 @@ from pathlib import Path
 
 from intake.errors import MailboxError, ReplyError, TemporaryReplyError
 from intake.settings import Settings, SmtpSettings
+from store.db import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class OutboxMailer:
 
     def send(self, msg: Message, to: str, record: Callable[[], None] | None = None) -> None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder)  # receipts name people: the outbox is the service's alone
             target = self.folder / _file_name(str(msg["Message-ID"]))
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:

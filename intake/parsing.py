@@ -124,6 +124,8 @@ class ParsePool:
                 raise Interrupted()
             self._dispatch()
             ready = wait([w.conn for w in self._busy], timeout=WAIT_SLICE)
+            if stop():
+                raise Interrupted()  # before a worker ended by the same signal is taken for a crash
             for worker in list(self._busy):
                 if worker.conn in ready:
                     self._collect(worker)
@@ -204,14 +206,16 @@ def _start_worker() -> _Worker:
 
 
 def _stop_worker(worker: _Worker, *, kill: bool) -> None:
+    """An idle worker is told to go; a busy one gets SIGTERM (it ends its LibreOffice conversion,
+    which runs in a process group of its own, and exits), then SIGKILL if it has not gone."""
     try:
         if kill:
-            worker.process.kill()
+            worker.process.terminate()
         else:
             worker.conn.send(None)
     except (OSError, ValueError):
         pass
-    worker.process.join(5)
+    worker.process.join(1 if kill else 5)
     if worker.process.is_alive():
         worker.process.kill()
         worker.process.join(5)
@@ -226,8 +230,15 @@ def _serve(conn: Connection) -> None:
     """A worker: one message at a time until told to stop (None) or its parent is gone."""
     import signal
 
+    from parsers import legacy
+
+    def end(_signum: int, _frame: object) -> None:
+        legacy.kill_running()
+        os._exit(1)
+
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C goes to the whole group: the parent decides
+    signal.signal(signal.SIGTERM, end)
     while True:
         try:
             job = conn.recv()

@@ -119,12 +119,12 @@ def run_once(
                     raise
                 log.warning("mailbox: %s; reconnecting (%d/%d)", exc, attempts, reconnects)
         _process_pending(store, settings, now, result, stop)
-        finish(store, settings, now, result, mailer)
+        finish(store, settings, now, result, mailer, stop)
     except MailboxError as exc:
         error = str(exc)
         # What was fetched before the failure is processed all the same.
         _process_pending(store, settings, now, result, stop)
-        finish(store, settings, now, result, mailer)
+        finish(store, settings, now, result, mailer, stop)
         raise
     finally:
         with store.session() as repo:
@@ -547,14 +547,24 @@ def _aware(dt: datetime) -> datetime:
 # --------------------------------------------------------------------------- after a run
 
 
-def finish(store: Store, settings: Settings, now: datetime, result: RunResult, mailer: receipts.Mailer | None) -> None:
+def finish(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    result: RunResult,
+    mailer: receipts.Mailer | None,
+    stop: StopFlag | None = None,
+) -> None:
     """Rules over everything (when anything was processed since they last ran), then the receipts
-    that are due. An idle poll reads no message and no nominee."""
+    that are due (after a stop they wait for the next run). An idle poll reads no message and no
+    nominee."""
     with store.session() as repo:
         if repo.rules_stale():
             rules.apply(repo, settings, now)
             repo.mark_rules_applied(result.run_id)
-    if mailer is not None:
+    if mailer is not None and stop:
+        mailer.close()
+    elif mailer is not None:
         from intake import outbox
 
         sent, failed = receipts.send_due(store, settings, mailer, now)

@@ -17,6 +17,16 @@ from pathlib import Path
 _SLOTS = threading.BoundedSemaphore(2)
 _SLOTS_SIZE = 2
 _LOCK = threading.Lock()
+_RUNNING: set[int] = set()  # process groups of conversions under way in this process
+
+
+def kill_running() -> None:
+    """End every conversion this process has under way (its parent is stopping it)."""
+    for pgid in list(_RUNNING):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 class ConversionError(Exception):
@@ -46,6 +56,7 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float, source_ext: str) -
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
     except OSError as exc:
         raise ConversionError(f"文档转换组件无法启动，{source_ext.upper()}文件暂无法读取，已收存") from exc
+    _RUNNING.add(proc.pid)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
@@ -56,6 +67,7 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float, source_ext: str) -
         raise
     finally:
         _kill_group(proc, only_leftovers=True)
+        _RUNNING.discard(proc.pid)
     return proc.returncode, err or out
 
 

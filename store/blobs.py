@@ -19,6 +19,20 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _private_dirs(root: Path, leaf: Path) -> None:
+    """The archive and its fan-out folders, 0700 whatever the umask (blobs themselves are 0600:
+    ``mkstemp`` makes them so)."""
+    for folder in (root, leaf.parent, leaf):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder == root:
+            try:
+                folder.chmod(0o700)
+            except OSError:
+                pass
+        elif folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -35,7 +49,8 @@ class BlobStore:
         if target.exists() and target.stat().st_size == len(data):
             return digest
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.parent.exists():
+                _private_dirs(self.root, target.parent)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as fh:

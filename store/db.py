@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
@@ -23,7 +24,7 @@ def make_engine(url: str) -> Engine:
         if url.startswith("sqlite"):
             path = url.split(":///", 1)[1] if ":///" in url else ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(path))
             engine = create_engine(url, connect_args={"timeout": 60})
 
             @event.listens_for(engine, "connect")
@@ -38,6 +39,29 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"database url not usable: {exc}") from exc
+
+
+def private_dir(path: Path) -> None:
+    """A folder only the service's user can enter (0700), whatever the umask. Folders that exist
+    already are left as they are, except the one named (the deployment's own)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.chmod(0o700)
+    except OSError:
+        pass  # not ours to change (a shared mount): the files inside are still private
+
+
+def private_file(path: Path) -> None:
+    """The database (names, phones, tracebacks) readable by the service's user only: created 0600
+    before SQLite opens it; SQLite gives its -wal and -shm files the same mode."""
+    if not path.parent.exists():
+        private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    try:
+        path.chmod(0o600)
+    except OSError:
+        pass
 
 
 def alembic_config():  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ def worker_lock(engine: Engine, name: str, *, wait_seconds: float = 0.0) -> Iter
     database = engine.url.database or ""
     base = Path(database) if database and database != ":memory:" else Path(".intake")
     lock_path = base.with_name(f"{base.name}.{_key(name) & 0xFFFFFFFF:08x}.lock")
-    lock = FileLock(str(lock_path))
+    lock = FileLock(str(lock_path), mode=0o600)  # private, like the database beside it
     try:
         lock.acquire(timeout=wait_seconds if wait_seconds > 0 else 0.01)
     except Timeout as exc:

@@ -7,7 +7,10 @@ Everything runs here, against a Dovecot this script starts on a free loopback po
 2. the bare baseline in one process: imapclient fetches the same messages, mail-parser parses
    each, python-docx/openpyxl open every .docx/.xlsx, nothing else; the ratio pipeline/baseline;
 3. an idle poll (no new mail) on mailboxes of N and 10·N messages;
-4. peak memory of ``intake ingest`` on one message with a 50 MB attachment.
+4. peak memory of ``intake ingest`` on one message with a 50 MB attachment;
+5. ``--hostile``: ``intake ingest`` on each hostile message at full size (bombs, nests, extreme
+   MIME, pathological headers), then on all of them: wall time, peak memory of the whole process
+   tree (sampled from /proc), archive growth, and how each message was recorded.
 
 Figures are ratios within one run: the machine is shared and noisy. Results are printed and
 appended to BENCHMARKS.md with the date and the machine.
@@ -281,6 +284,168 @@ def console_figures(work: Path) -> dict[str, float]:
     return {"messages": counts[0], "nominees": counts[1], "board_ms": statistics.median(times) * 1000}
 
 
+def tree_rss_mib(root: int) -> float:
+    """Resident memory of a process and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            parents[int(entry.name)] = int(fields[1])
+            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == pid and p not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    return sum(rss.get(p, 0) for p in tree) / 2**20
+
+
+def run_sampled(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak MiB of the process tree, exit status."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_mib(proc.pid))
+        time.sleep(0.05)
+    return time.perf_counter() - t, peak, proc.returncode
+
+
+def hostile_set(folder: Path) -> dict[str, Path]:
+    """The hostile messages at the sizes that once hurt: 240,000 boundaries in a 4 MB text part, a
+    zip of 12 zips of 480 MiB each, a 195 MB document.xml, 10 M shared strings, 5,000 levels of
+    nesting, a 2.8 MB subject, and the look-alikes."""
+    import zipfile
+
+    from tests import test_hostile as h
+
+    def storm() -> bytes:
+        m = h._mail("浙江省推荐材料")
+        m.set_content("".join(f'boundary="b{i:06d}"\n' for i in range(240_000)))
+        return h._with_form(m)
+
+    def nest_of_zips() -> bytes:
+        inner = {}
+        for i in range(12):
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(f"材料{i}.bin", f"{i}".encode() + bytes(480 * 2**20))
+            inner[f"第{i}批.zip"] = buf.getvalue()
+        m = h._mail("浙江省推荐材料（压缩包）")
+        m.add_attachment(h._zip(inner), maintype="application", subtype="zip", filename="推荐材料.zip")
+        return h._with_form(m)
+
+    def big_document() -> bytes:
+        xml = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+        xml += b"<w:p/>" * (195 * 2**20 // 6) + b"</w:body></w:document>"
+        m = h._mail("浙江省推荐材料")
+        data = h._zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": xml})
+        m.add_attachment(data, maintype="application", subtype="octet-stream", filename="事迹材料.docx")
+        return h._with_form(m)
+
+    def strings() -> bytes:
+        sst = b"<sst>" + b"".join(b"<si><t>%d</t></si>" % i for i in range(10_000_000)) + b"</sst>"
+        data = h._zip(
+            {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>", "xl/sharedStrings.xml": sst}
+        )
+        m = h._mail("浙江省推荐汇总表")
+        m.add_attachment(data, maintype="application", subtype="octet-stream", filename="推荐汇总表.xlsx")
+        return h._with_form(m)
+
+    def subject() -> bytes:
+        return h._with_form(h._mail("浙江省推荐材料" + "很长" * 1_400_000))
+
+    builders = {
+        **h.HOSTILE,
+        "boundary_storm": storm,
+        "zip_of_zips": nest_of_zips,
+        "docx_bomb": big_document,
+        "shared_strings_bomb": strings,
+        "huge_subject": subject,
+    }
+    out = {}
+    for name, build in builders.items():
+        path = folder / f"{name}.eml"
+        path.write_bytes(build())
+        out[name] = path
+    return out
+
+
+def hostile_figures(work: Path) -> list[dict[str, object]]:
+    from tests.conftest import cli_env, embedded_config
+
+    mail = work / "mail"
+    mail.mkdir(parents=True)
+    messages = hostile_set(mail)
+    rows: list[dict[str, object]] = []
+    runs = [(name, [path]) for name, path in messages.items()] + [("all at once", list(messages.values()))]
+    for name, paths in runs:
+        home = work / name.replace(" ", "_")
+        home.mkdir()
+        cfg = embedded_config(home, campaign={"deadline": "2030-04-30T23:59:59+08:00"})
+        args = [sys.executable, "-m", "intake.cli", "ingest", *map(str, paths), "--config", str(cfg)]
+        wall, peak, rc = run_sampled(args, cli_env(), home)
+        archive = sum(p.stat().st_size for p in (home / "archive").rglob("*") if p.is_file())
+        raw = sum(p.stat().st_size for p in paths)
+        out = subprocess.run(
+            [sys.executable, "-m", "intake.cli", "export", "--format", "json", "--config", str(cfg)],
+            env=cli_env(),
+            cwd=home,
+            capture_output=True,
+            text=True,
+        )
+        data = json.loads(out.stdout)
+        recorded = (
+            "; ".join(f"{m['classification']} {','.join(m['flags'])}".strip() for m in data["messages"])
+            if len(paths) == 1
+            else f"{len(data['messages'])} messages"
+        )
+        robots = sum(
+            1
+            for m in data["messages"]
+            if m["classification"] in ("bounce", "auto_reply") and m["receipt"] and m["receipt"]["state"] == "sent"
+        )
+        row = {
+            "name": name,
+            "raw_mib": raw / 2**20,
+            "wall_s": wall,
+            "peak_mib": peak,
+            "archive_growth_mib": (archive - raw) / 2**20,
+            "rc": rc,
+            "recorded": recorded,
+            "receipts_to_robots": robots,
+        }
+        log(json.dumps(row, ensure_ascii=False))
+        rows.append(row)
+    return rows
+
+
+def record_hostile(rows: list[dict[str, object]]) -> None:
+    with (ROOT / "BENCHMARKS.md").open("a", encoding="utf-8") as fh:
+        fh.write(
+            f"\n### Hostile mail ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()})\n\n"
+            "`intake ingest` on each message alone, then on all of them; peak memory of the whole process tree\n"
+            "(sampled every 50 ms from /proc), archive growth beyond the raw message. Targets: < 60 s and\n"
+            "< 500 MiB per message, < 1 GiB archive growth, every message recorded, no receipt to a robot.\n\n"
+            "| message | raw MiB | wall s | peak MiB | archive growth MiB | exit | recorded as |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
+        )
+        for r in rows:
+            fh.write(
+                f"| {r['name']} | {r['raw_mib']:.1f} | {r['wall_s']:.1f} | {r['peak_mib']:.0f} | "
+                f"{r['archive_growth_mib']:.1f} | {r['rc']} | {r['recorded']} |\n"
+            )
+        robots = sum(int(r["receipts_to_robots"]) for r in rows)  # type: ignore[call-overload]
+        fh.write(f"\nReceipts sent to robots: {robots}.\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=2000)
@@ -290,7 +455,13 @@ def main() -> int:
     ap.add_argument("--baseline-only", nargs=4, metavar=("PORT", "USER", "PASSWORD", "FOLDER"))
     ap.add_argument("--sheets-only", action="store_true", help="only the sheet-reading figures")
     ap.add_argument("--console-only", action="store_true", help="only the console's board time")
+    ap.add_argument("--hostile", action="store_true", help="only the hostile mail figures")
     args = ap.parse_args()
+    if args.hostile:
+        rows = hostile_figures(Path(tempfile.mkdtemp(prefix="intake-bench-")))
+        if not args.no_record:
+            record_hostile(rows)
+        return 0
     if args.console_only:
         board = console_figures(Path(tempfile.mkdtemp(prefix="intake-bench-")))
         log(json.dumps(board))
