@@ -324,6 +324,7 @@ REVIEW_STATES: dict[str, str] = {
     "reserve": "备选",
     "withdrawn": "已撤回",
 }
+REVIEW_SHORT = {"approved": "通过", "rejected": "不予", "reserve": "备选", "pending": "待审", "withdrawn": "撤回"}
 
 
 def _set_review(repo: Repo, nominee: Nominee, state: str, reason: str, actor: str) -> bool:

@@ -81,6 +81,7 @@ def board(repo: Repo, settings: Settings, now: datetime) -> dict[str, Any]:
             "quota_units": settings.quota_units,
             "silent": sum(1 for r in rows if r.messages == 0),
             "problems": sum(r.problems for r in rows),
+            "reviews": review_totals(rows),
         },
         "deadline": deadline,
         "deadline_phrase": deadline_phrase((deadline.date() - now.astimezone(tz).date()).days),
@@ -95,6 +96,13 @@ def board(repo: Repo, settings: Settings, now: datetime) -> dict[str, Any]:
         ],
         "orphans": len(repo.orphan_corrections()),
     }
+
+
+def review_totals(rows: list[Any]) -> list[tuple[str, int]]:
+    """Current nominees by review state over all provinces, as (待审, 12) pairs in the review's order."""
+    from intake.actions import REVIEW_STATES
+
+    return [(label, sum(r.reviews.get(state, 0) for r in rows)) for state, label in REVIEW_STATES.items()]
 
 
 def _message_row(m: Message, settings: Settings) -> dict[str, Any]:
@@ -408,6 +416,9 @@ def audit_page(repo: Repo, settings: Settings) -> dict[str, Any]:
     }
 
 
+RECEIPTS_SHOWN = 500  # the newest; every receipt is also on its message's page
+
+
 def outbox_page(repo: Repo, settings: Settings) -> dict[str, Any]:
     from intake.outbox import returns_waiting
 
@@ -415,7 +426,7 @@ def outbox_page(repo: Repo, settings: Settings) -> dict[str, Any]:
         p = settings.province(o.province_code)
         return {
             "id": o.id,
-            "kind": {"reminder": "催报", "return": "退回修改"}.get(o.kind, o.kind),
+            "kind": {"reminder": "催报", "return": "退回修改", "summary": "每日汇总"}.get(o.kind, o.kind),
             "province": p.name if p else "",
             "to": o.to_addr,
             "subject": o.subject,
@@ -423,6 +434,7 @@ def outbox_page(repo: Repo, settings: Settings) -> dict[str, Any]:
             "state": {
                 "draft": "待审",
                 "queued": "待发",
+                "sending": "发送中",
                 "sent": "已发送",
                 "failed": "发送失败",
                 "discarded": "已作废",
@@ -436,8 +448,22 @@ def outbox_page(repo: Repo, settings: Settings) -> dict[str, Any]:
         }
 
     mails = repo.outgoing_mail()
+    subjects = dict(repo.message_subjects())
+    receipts = [
+        {
+            "message_id": r.message_pk,
+            "subject": display_name(subjects.get(r.message_pk, "")) or "（无主题）",
+            "to": r.to_addr,
+            "state": labels("receipt", r.state),
+            "sent": local(r.sent_at, settings),
+            "next": local(r.next_attempt_at, settings) if r.state == "queued" else None,
+            "error": r.last_error or r.reason,
+        }
+        for r in reversed(repo.receipts_in(["queued", "sending", "sent", "failed", "suppressed"])[-RECEIPTS_SHOWN:])
+    ]
     return {
         "drafts": [view(o) for o in mails if o.state == "draft"],
         "others": [view(o) for o in reversed(mails) if o.state != "draft"],
+        "receipts": receipts,
         "waiting": [{**w, "sent_at": local(w["sent_at"], settings)} for w in returns_waiting(repo)],
     }

@@ -218,7 +218,7 @@ def summary(config: str | None, day: datetime | None, xlsx: Path | None, send: b
         intake summary --date 2017-04-28 --xlsx 日报.xlsx --send
     """
     from intake.receipts import make_mailer
-    from intake.summary import build_summary, print_summary, summary_mail, write_workbook
+    from intake.summary import build_summary, print_summary, write_workbook
 
     ctx = Context(config)
     settings = ctx.settings
@@ -242,14 +242,14 @@ def summary(config: str | None, day: datetime | None, xlsx: Path | None, send: b
 
         if not settings.summary.recipients:
             raise ConfigError("summary.recipients is empty: nobody to send the summary to")
-        mailer = make_mailer(settings)
-        msg = summary_mail(report, settings, workbook)
-        try:
-            for to in settings.summary.recipients:
-                mailer.send(msg, to)
-        finally:
-            mailer.close()
-        click.echo(f"summary sent to {len(settings.summary.recipients)} recipient(s)")
+        from intake.errors import IntakeError
+        from intake.worker import send_daily_summary
+
+        sent = send_daily_summary(store, settings, make_mailer(settings), now, the_day, again=True)
+        click.echo(f"summary sent to {sent} recipient(s)")
+        missing = len(settings.summary.recipients) - sent
+        if missing:
+            raise IntakeError(f"summary not sent to {missing} recipient(s): see the outbox in the console")
 
 
 @main.command()

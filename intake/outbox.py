@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
@@ -40,7 +40,8 @@ OWED = (
 )
 
 
-def _message_id(key: str, settings: Settings) -> str:
+def message_id_for(key: str, settings: Settings) -> str:
+    """The Message-ID of an outbox row: fixed by its key, so a resend after a crash is recognised."""
     domain = settings.smtp.sender_address.rsplit("@", 1)[-1] or "intake.local"
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
@@ -145,7 +146,7 @@ def queue_reminders(store: Store, settings: Settings, now: datetime, *, by: str 
                     to_addr=plan["to"],
                     subject=plan["subject"],
                     body=plan["body"],
-                    rfc_message_id=_message_id(plan["key"], settings),
+                    rfc_message_id=message_id_for(plan["key"], settings),
                     state=state,
                     reason=f"截止前 {plan['slot']} 天",
                     created_by=by,
@@ -215,7 +216,7 @@ def queue_return(
             body=render_template(settings, "return.txt.j2", context),
             in_reply_to=" ".join(receipts.message_ids(message.message_id)[-1:]),
             references=" ".join([*receipts.message_ids(refs)[-10:], *receipts.message_ids(message.message_id)[-1:]]),
-            rfc_message_id=_message_id(key, settings),
+            rfc_message_id=message_id_for(key, settings),
             state="draft" if settings.returns.review else "queued",
             reason=reason.strip(),
             created_by=actor,
@@ -312,6 +313,10 @@ def send_queued(store: Store, settings: Settings, mailer: receipts.Mailer, now: 
             if mailer.already_sent(mail.rfc_message_id):
                 mail.state, mail.sent_at = "sent", mail.sent_at or now
                 continue
+            cap = settings.receipts.per_sender_per_hour
+            if repo.mail_sent_to_since(mail.to_addr, now - timedelta(hours=1)) >= cap:
+                log.info("%s to %s waits: %d messages to that address this hour", mail.kind, mail.to_addr, cap)
+                continue  # stays queued for the next run
             try:
                 msg = build(mail, settings, now)
             except Exception as exc:  # one that cannot be written never holds up the others

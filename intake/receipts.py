@@ -125,7 +125,7 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
             if r is None or r.state != "queued":
                 continue
             hour_ago = now - timedelta(hours=1)
-            if repo.receipts_sent_to_since(r.to_addr, hour_ago) >= settings.receipts.per_sender_per_hour:
+            if repo.mail_sent_to_since(r.to_addr, hour_ago) >= settings.receipts.per_sender_per_hour:
                 # Beyond the cap a receipt waits for the next hour; it is never dropped.
                 r.next_attempt_at = now + timedelta(hours=1)
                 log.info("receipt to %s waits an hour: per-sender cap reached", _mask(r.to_addr))
@@ -143,7 +143,7 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
                 log.exception("receipt for message %s could not be built", r.message_pk)
                 continue
 
-            def record(r: Receipt = r, text: str = _plain_text(email_msg)) -> None:
+            def record(r: Receipt = r, text: str = plain_text(email_msg)) -> None:
                 # Committed before the server takes the message: see SmtpMailer.send.
                 r.state, r.sent_at, r.last_error, r.body = "sent", datetime.now(UTC), "", text
                 repo.commit()
@@ -172,9 +172,14 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
     return sent, failed
 
 
-def _plain_text(msg: EmailMessage) -> str:
-    part = msg.get_body(("plain",))
-    return str(part.get_content()) if part is not None else ""
+def plain_text(msg: MailMessage) -> str:
+    """The plain-text body of a message we wrote, as kept on record."""
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and not part.get_filename():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload.decode(part.get_content_charset() or "utf-8", "replace")
+    return ""
 
 
 def owner() -> str:

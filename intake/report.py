@@ -117,9 +117,15 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
                 if code == "sender_unregistered":
                     flags_by_province.setdefault(m.province_code, []).append(code)
     received: dict[tuple[str | None, str], int] = {}
+    reviewed: dict[str | None, dict[str, int]] = {}
     reviews = repo.review_states()
     for n in nominees:
-        if n.current and not (n.id in reviews and reviews[n.id].state == "withdrawn"):
+        if not n.current:
+            continue
+        state = reviews[n.id].state if n.id in reviews else "pending"
+        counts = reviewed.setdefault(n.province_code, {})
+        counts[state] = counts.get(state, 0) + 1
+        if state != "withdrawn":
             received[(n.province_code, n.kind)] = received.get((n.province_code, n.kind), 0) + 1
 
     provinces = [
@@ -132,6 +138,7 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
                 "units": received.get((p.code, "unit"), 0),
             },
             "flags": _ordered(flags_by_province.get(p.code, [])),
+            "review": reviewed.get(p.code, {}),
         }
         for p in settings.provinces
     ]

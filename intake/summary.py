@@ -36,6 +36,14 @@ class ProvinceRow:
     receipts_failed: int = 0
     new_today: int = 0
     flags: list[str] = field(default_factory=list)
+    reviews: dict[str, int] = field(default_factory=dict)  # current nominees by review state
+
+    @property
+    def review_line(self) -> str:
+        """通过3 备选1 待审2: the states that have anyone in them, in the order of the review."""
+        from intake.actions import REVIEW_SHORT
+
+        return " ".join(f"{label}{self.reviews[s]}" for s, label in REVIEW_SHORT.items() if self.reviews.get(s))
 
     @property
     def standing(self) -> str:
@@ -68,6 +76,12 @@ class Summary:
     # Mail not taken as a submission (auto-reply, bounce, unrelated) that carries Word, Excel or PDF
     # files: listed for a person to check, never silently set aside.
     set_aside: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def review_totals(self) -> str:
+        from intake.browse import review_totals
+
+        return "，".join(f"{label}{n}" for label, n in review_totals(self.rows))
 
     @property
     def total_individuals(self) -> int:
@@ -110,10 +124,14 @@ def province_rows(repo: Repo, settings: Settings, since: datetime, until: dateti
             submissions[mid].receipts_sent += state == "sent"
             submissions[mid].receipts_failed += state == "failed"
     current: dict[int, ProvinceRow] = {}
-    withdrawn = repo.withdrawn_ids()  # 已撤回: out of the count
+    states = {pk: r.state for pk, r in repo.review_states().items()}
     for nid, mid, kind, is_current in facts["nominees"]:
         row = by_message.get(mid)
-        if is_current and row is not None and nid not in withdrawn:
+        if not is_current or row is None or mid not in submissions:
+            continue
+        state = states.get(nid, "pending")
+        row.reviews[state] = row.reviews.get(state, 0) + 1
+        if state != "withdrawn":  # 已撤回: out of the count
             current[nid] = row
             if kind == "individual":
                 row.individuals += 1
@@ -354,6 +372,7 @@ def write_workbook(summary: Summary) -> bytes:
             r.standing if r.messages else "未报送",
             "是" if r.late else "",
             r.problems,
+            r.review_line,
             when(r.last_received),
             r.receipts_sent,
             r.receipts_failed,
@@ -374,13 +393,14 @@ def write_workbook(summary: Summary) -> bytes:
             "情况",
             "逾期",
             "问题数",
+            "审核",
             "最后来件",
             "回执已发",
             "回执失败",
             "新到邮件",
         ],
         rows,
-        [16, 9, 9, 9, 9, 16, 6, 8, 17, 9, 9, 9],
+        [16, 9, 9, 9, 9, 16, 6, 8, 14, 17, 9, 9, 9],
         problem_col=None,
     )
     for i, r in enumerate(summary.rows, start=3):
@@ -397,6 +417,7 @@ def write_workbook(summary: Summary) -> bytes:
             deadline_phrase(summary.days_left),
             "",
             sum(r.problems for r in summary.rows),
+            summary.review_totals,
             "",
             sum(r.receipts_sent for r in summary.rows),
             sum(r.receipts_failed for r in summary.rows),

@@ -36,23 +36,69 @@ def summary_trigger(settings: Settings) -> CronTrigger:
 
 
 def send_daily_summary(
-    store: Store, settings: Settings, mailer: receipts.Mailer, now: datetime, day: date | None = None
+    store: Store,
+    settings: Settings,
+    mailer: receipts.Mailer,
+    now: datetime,
+    day: date | None = None,
+    *,
+    again: bool = False,
 ) -> int:
-    """Build the day's summary and mail it with its workbook; returns how many recipients got it."""
+    """Build the day's summary and mail it with its workbook; returns how many recipients got it.
+
+    Each recipient's copy is a row in the outbox (kind ``summary``), recorded as sent before the
+    server takes it: the scheduled summary goes once per day and recipient across restarts, and
+    the console lists it with the rest. ``again`` (``intake summary --send``) sends a fresh copy.
+    """
+    from intake import outbox
     from intake.summary import build_summary, summary_mail, write_workbook
+    from store.repo import OutgoingMail
 
     day = day or now.astimezone(settings.campaign.tz).date()
     with store.session() as repo:
         summary = build_summary(repo, settings, day, now)
     msg = summary_mail(summary, settings, write_workbook(summary))
+    body = receipts.plain_text(msg)
     sent = 0
     try:
         for to in settings.summary.recipients:
-            try:
-                mailer.send(msg, to)
-                sent += 1
-            except ReplyError as exc:
-                log.error("summary to %s not sent: %s", to, exc)
+            key = f"summary:{day.isoformat()}:{to}" + (f":{now.timestamp():.0f}" if again else "")
+            del msg["Message-ID"]
+            msg["Message-ID"] = outbox.message_id_for(key, settings)  # one per copy, fixed by its key
+            with store.session() as repo:
+                row = repo.outgoing_by_key(key)
+                if row is not None and row.state == "sending" and mailer.already_sent(row.rfc_message_id):
+                    row.state, row.sent_at = "sent", row.sent_at or datetime.now(UTC)  # went before a crash
+                if row is not None and row.state == "sent":
+                    continue  # already went, before a restart
+                if row is None:
+                    row = OutgoingMail(
+                        kind="summary",
+                        key=key,
+                        to_addr=to,
+                        subject=str(msg["Subject"]),
+                        body=body,
+                        in_reply_to="",
+                        references="",
+                        rfc_message_id=str(msg["Message-ID"]),
+                        state="sending",
+                        reason="",
+                        created_by="系统",
+                        detail={"day": day.isoformat()},
+                    )
+                    repo.add(row)
+                    repo.commit()
+
+                def record(row: OutgoingMail = row) -> None:
+                    row.state, row.sent_at, row.last_error = "sent", datetime.now(UTC), ""
+                    repo.commit()
+
+                try:
+                    mailer.send(msg, to, record)
+                    sent += 1
+                except ReplyError as exc:
+                    row.state, row.last_error = "failed", str(exc)[:2000]
+                    log.error("summary to %s not sent: %s", to, exc)
     finally:
         mailer.close()
     log.info("daily summary for %s sent to %d recipient(s)", day, sent)

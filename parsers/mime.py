@@ -91,6 +91,9 @@ KEPT_HEADERS = (
 
 
 DETACH_ABOVE = 4 * 1024 * 1024
+# A header field longer than this (a real Subject is well under 1 KB) is cut before parsing: the
+# header decoders underneath take minutes over a field of a few megabytes. The archive keeps it whole.
+MAX_HEADER_FIELD = 32 * 1024
 DETACHED_HEADER = "X-Intake-Detached"
 
 
@@ -101,6 +104,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     them (it would hold several copies of each as text) and decoded straight from the raw bytes.
     """
     defects: list[str] = []
+    raw = cap_header_fields(raw, MAX_HEADER_FIELD, defects)
     raw, detached = detach_large_parts(raw, DETACH_ABOVE)
     try:
         parser = mailparser.parse_from_bytes(raw)
@@ -133,7 +137,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
     walker = _Walker(hint, detached)
     try:
-        walker.walk(msg, origin="", depth=0)
+        if failure is None:  # a message read for its headers only has no body to walk
+            walker.walk(msg, origin="", depth=0)
     except Exception as exc:  # a structure the email package cannot walk: keep what was read
         defects.append(f"MIME structure not readable past this point: {type(exc).__name__}")
     defects.extend(walker.defects)
@@ -158,6 +163,27 @@ def parse_message(raw: bytes) -> ParsedMessage:
         failure=failure,
         skipped=walker.skipped,
     )
+
+
+def cap_header_fields(raw: bytes, limit: int, defects: list[str]) -> bytes:
+    """The message with each top-level header field cut to ``limit`` bytes (at a folded line where
+    there is one). One pass over the header block."""
+    end = _HEADER_END.search(raw)
+    head_end = end.start() if end else len(raw)
+    if head_end <= limit:
+        return raw
+    fields = re.split(rb"\n(?=[^ \t])", raw[:head_end])
+    if all(len(f) <= limit for f in fields):
+        return raw
+    kept = []
+    for f in fields:
+        if len(f) > limit:
+            name = f.split(b":", 1)[0][:60].decode("ascii", "replace")
+            defects.append(f"header {name} of {len(f)} bytes cut to {limit} for reading")
+            cut = f.rfind(b"\n", 0, limit)
+            f = f[: cut if cut > 0 else limit]
+        kept.append(f)
+    return b"\n".join(kept) + raw[head_end:]
 
 
 def _header_only(raw: bytes) -> Message:

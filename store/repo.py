@@ -543,6 +543,19 @@ class Repo:
     def withdrawn_ids(self) -> set[int]:
         return {pk for pk, r in self.review_states().items() if r.state == "withdrawn"}
 
+    def message_subjects(self) -> list[tuple[int, str]]:
+        return [(pk, subject) for pk, subject in self.s.execute(select(Message.id, Message.subject))]
+
+    def mail_sent_to_since(self, to_addr: str, since: datetime) -> int:
+        """Everything we sent one address since ``since``: receipts, reminders, returns, summaries."""
+        receipts = self.receipts_sent_to_since(to_addr, since)
+        others = self.s.scalar(
+            select(func.count(OutgoingMail.id)).where(
+                OutgoingMail.to_addr == to_addr, OutgoingMail.state == "sent", OutgoingMail.sent_at >= since
+            )
+        )
+        return receipts + int(others or 0)
+
     def outgoing(self, pk: int) -> OutgoingMail | None:
         return self.s.get(OutgoingMail, pk)
 

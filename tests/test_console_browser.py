@@ -179,6 +179,11 @@ def test_reviewer_and_viewer_in_chromium(browser, console, tmp_path: Path) -> No
     driver.get(base + "/audit")
     assert "王吉 → 王喆" in driver.find_element(By.TAG_NAME, "main").text
     _shoot(driver, tmp_path, "audit")
+    # The outbox: receipts with their state beside reminders, returns and summaries.
+    driver.get(base + "/outbox")
+    receipts_table = driver.find_elements(By.CSS_SELECTOR, "main table")[-1].text
+    assert "已发送" in receipts_table and "浙江省" in receipts_table
+    _shoot(driver, tmp_path, "outbox")
 
     # A viewer reads but cannot correct: no form, and a forged POST is refused.
     driver.find_element(By.CSS_SELECTOR, "form.logout button").click()

@@ -140,3 +140,54 @@ def test_reminders_without_review_and_returns_in_thread(tmp_path: Path) -> None:
     assert run_intake("ingest", str(tmp_path / "fix"), config=cfg, cwd=tmp_path).returncode == 0
     with store.session() as repo:
         assert outbox.returns_waiting(repo) == []
+
+
+def test_reminders_go_once_across_a_kill_and_a_restart(tmp_path: Path) -> None:
+    """The process dies in the commit that records the first reminder as sent (its file is already
+    in the outbox); a restarted worker plans the slot again and sends what is left: every address
+    gets exactly one reminder."""
+    import pytest
+
+    from intake.receipts import make_mailer
+    from tests.test_receipts import DiesWhileRecording
+
+    deadline = (datetime.now(UTC) + timedelta(days=1, hours=2)).replace(microsecond=0)
+    cfg = _deployment(tmp_path, deadline, review=False)
+    settings = load_settings(cfg)
+    store = Store(settings.database.url, settings.archive.path)
+    made = outbox.queue_reminders(store, settings, datetime.now(UTC))
+    expected = sorted(a for p in settings.provinces if p.code != "bj" for a in p.senders)
+    assert sorted(m["to"] for m in made) == expected
+    with pytest.raises(KeyboardInterrupt):
+        outbox.send_queued(store, settings, DiesWhileRecording(make_mailer(settings)), datetime.now(UTC))
+    assert len([m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]) == 1
+    # The restart: the slot is planned again (nothing new), and the poll sends the rest.
+    assert outbox.queue_reminders(store, settings, datetime.now(UTC)) == []
+    assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
+    assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
+    reminders = [str(m["To"]) for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]
+    assert sorted(reminders) == expected
+    with store.session() as repo:
+        assert {m.state for m in repo.outgoing_mail() if m.kind == "reminder"} == {"sent"}
+
+
+def test_daily_summary_goes_through_the_outbox_once_a_day(tmp_path: Path) -> None:
+    from intake.receipts import make_mailer
+    from intake.worker import send_daily_summary
+
+    cfg = embedded_config(tmp_path, summary={"recipients": ["office@aic.example.cn", "head@aic.example.cn"]})
+    settings = load_settings(cfg)
+    store = Store(settings.database.url, settings.archive.path)
+    now = datetime.now(UTC)
+    assert send_daily_summary(store, settings, make_mailer(settings), now) == 2
+    assert send_daily_summary(store, settings, make_mailer(settings), now) == 0  # a restart: not again
+    with store.session() as repo:
+        rows = [m for m in repo.outgoing_mail() if m.kind == "summary"]
+        assert sorted(m.to_addr for m in rows) == ["head@aic.example.cn", "office@aic.example.cn"]
+        assert {m.state for m in rows} == {"sent"} and all("截至" in m.body for m in rows)
+    # Asked for by hand, it goes again, and is on record too.
+    done = run_intake("summary", "--send", config=cfg, cwd=tmp_path)
+    assert done.returncode == 0 and "summary sent to 2 recipient(s)" in done.stdout, done.stderr
+    with store.session() as repo:
+        assert len([m for m in repo.outgoing_mail() if m.kind == "summary"]) == 4
+    assert len([m for m in _sent(tmp_path) if "日报" in str(m["Subject"])]) == 4
