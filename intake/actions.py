@@ -315,6 +315,29 @@ def confirm_flag(store: Store, flag_id: int, *, by: str | User | None, note: str
         )
 
 
+def acknowledge_failure(store: Store, kind: str, pk: int, *, by: str | User | None, note: str) -> None:
+    """A person has seen that a receipt (``kind`` "receipt") or an outgoing mail ("outbox") could not
+    be sent: it no longer makes ``intake status`` report a failure, and the check is on record."""
+    from intake.status import failure_key
+
+    if not note.strip():
+        raise ActionError("请填写处理说明")
+    with store.session() as repo:
+        actor = actor_name(by)
+        row = repo.receipt(pk) if kind == "receipt" else repo.outgoing(pk) if kind == "outbox" else None
+        if row is None:
+            raise ActionError(f"没有编号为 {pk} 的{'回执' if kind == 'receipt' else '邮件'}")
+        if row.state != "failed":
+            raise ActionError("这封邮件没有发送失败")
+        key = failure_key(kind, pk)
+        if key in repo.flag_checks():
+            return
+        repo.add(FlagCheck(key=key, code="send_failed", by=actor, note=note.strip()))
+        audit(
+            repo, actor, "acknowledge_failure", key, f"发送失败已知悉：{row.to_addr}（{row.last_error}）", note.strip()
+        )
+
+
 # --------------------------------------------------------------------------- review
 
 REVIEW_STATES: dict[str, str] = {

@@ -421,6 +421,7 @@ RECEIPTS_SHOWN = 500  # the newest; every receipt is also on its message's page
 
 def outbox_page(repo: Repo, settings: Settings) -> dict[str, Any]:
     from intake.outbox import returns_waiting
+    from intake.status import failure_key
 
     def view(o: Any) -> dict[str, Any]:
         p = settings.province(o.province_code)
@@ -445,12 +446,17 @@ def outbox_page(repo: Repo, settings: Settings) -> dict[str, Any]:
             "sent": local(o.sent_at, settings),
             "error": o.last_error,
             "message_id": o.message_pk,
+            "acknowledged": failure_key("outbox", o.id) in checked,
         }
 
+    checked = repo.flag_checks()
     mails = repo.outgoing_mail()
     subjects = dict(repo.message_subjects())
     receipts = [
         {
+            "id": r.id,
+            "failed": r.state == "failed",
+            "acknowledged": failure_key("receipt", r.id) in checked,
             "message_id": r.message_pk,
             "subject": display_name(subjects.get(r.message_pk, "")) or "（无主题）",
             "to": r.to_addr,

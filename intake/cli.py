@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from intake.errors import HANDLED_ERRORS
+from intake.errors import EX_USAGE, HANDLED_ERRORS, exit_status
 from intake.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,16 +30,46 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _log_to_file(settings: Settings) -> None:
+    """The optional rotating log file of ``[logging]``, beside stderr (which journald keeps)."""
+    target = settings.logging.file
+    if target is None:
+        return
+    from logging.handlers import RotatingFileHandler
+
+    root = logging.getLogger()
+    if any(isinstance(h, RotatingFileHandler) for h in root.handlers):
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(
+            target, maxBytes=settings.logging.max_bytes, backupCount=settings.logging.backups, encoding="utf-8"
+        )
+    except OSError as exc:
+        from intake.errors import ConfigError
+
+        raise ConfigError(f"logging.file: cannot write {target}: {exc.strerror}") from exc
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+
 def handled(fn: F) -> F:
+    """An application error ends the command with one line and its exit status (the README lists
+    them: 64 usage, 69 unavailable, 75 try again later, 77 authentication, 78 configuration)."""
+
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except HANDLED_ERRORS as exc:
             click.echo(f"intake: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(exit_status(exc))
 
     return wrapper  # type: ignore[return-value]
+
+
+# A wrong command, option or argument: EX_USAGE, as the README says (click's own default is 2).
+click.exceptions.UsageError.exit_code = EX_USAGE
 
 
 class Context:
@@ -51,6 +81,7 @@ class Context:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config)
+            _log_to_file(self._settings)
         return self._settings
 
     def store(self) -> Any:
@@ -136,6 +167,10 @@ def poll(config: str | None, wait: float) -> None:
     with mailbox_lock(store, source.identity, wait):
         result = run_once(source, store, settings, datetime.now(UTC), make_mailer(settings), stop=stop)
     click.echo(result.line())
+    with store.session() as repo:
+        waiting = len(repo.receipts_in(["queued"]))
+    if waiting:
+        click.echo(f"{waiting} receipt(s) waiting for SMTP: they go with the next poll")
 
 
 @main.command()
@@ -190,7 +225,10 @@ def run(config: str | None, wait: float) -> None:
     store = ctx.store()
     source = make_source(settings)
     with mailbox_lock(store, source.identity, wait):
-        Worker(source, store, settings, make_mailer(settings)).run()
+        worker = Worker(source, store, settings, make_mailer(settings))
+        worker.run()
+    if worker.fatal is not None:
+        raise worker.fatal
 
 
 @main.command()
@@ -496,6 +534,70 @@ def remind(config: str | None, dry_run: bool) -> None:
         click.echo(f"{p['province'].name} <{p['to']}>：{what}")
     state = "would be made" if dry_run else ("drafted" if settings.reminders.review else "queued")
     click.echo(f"{len(plans)} reminder(s) {state}")
+
+
+@main.command()
+@config_option
+@handled
+def status(config: str | None) -> None:
+    """Where the data is, the last successful poll and its age, what is new, queued or failed, and
+    the next summary. Exits 1 when the last successful poll is older than three poll intervals or
+    something failed that no person has acknowledged yet (for cron or a monitoring probe).
+
+    \b
+    Example:
+        intake status --config /etc/intake/intake.toml || notify-office
+    """
+    from intake.status import read_status
+
+    ctx = Context(config)
+    settings = ctx.settings
+    report = read_status(ctx.store(), settings, datetime.now(UTC))
+    for line in report.lines(settings):
+        click.echo(line)
+    if not report.healthy:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@handled
+def init(folder: Path) -> None:
+    """Write a new deployment into FOLDER: intake.toml (every setting, explained) and campaign.toml
+    (the 31 provinces in GB/T 2260 order, placeholder quotas and addresses to fill in).
+
+    \b
+    Example:
+        intake init /etc/intake && intake check --config /etc/intake/intake.toml
+    """
+    from intake.deployment import init as write_deployment
+
+    for path in write_deployment(folder):
+        click.echo(f"wrote {path}")
+    click.echo("next: fill in campaign.toml (quotas from 附件1, the registered addresses), then `intake check`")
+
+
+@main.command()
+@config_option
+@handled
+def check(config: str | None) -> None:
+    """Before going live, and any time: the configuration, the IMAP login (read-only), the SMTP
+    login (nothing is sent), LibreOffice and a CJK font, the database and the archive. Prints a
+    checklist; exits 1 when anything fails.
+
+    \b
+    Example:
+        INTAKE_IMAP_PASSWORD=… INTAKE_SMTP_PASSWORD=… intake check --config /etc/intake/intake.toml
+    """
+    from intake.deployment import check as run_check
+
+    result = run_check(Context(config).settings)
+    for line in result.lines():
+        click.echo(line)
+    if result.failed:
+        click.echo("not ready: fix what is marked FAIL", err=True)
+        sys.exit(1)
+    click.echo("ready")
 
 
 @main.command("return")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
 
-from intake.errors import MailboxError, ReplyError, TemporaryReplyError
+from intake.errors import ConfigError, MailboxError, ReplyAuthError, ReplyError, SmtpUnavailable, TemporaryReplyError
 from intake.settings import Settings, SmtpSettings
 from store.db import private_dir
 
@@ -79,7 +79,7 @@ class SmtpMailer:
         if s.username:
             if s.password is None:
                 client.close()
-                raise ReplyError(f"SMTP password not set: export {s.password_env}")
+                raise ConfigError(f"SMTP password not set: export {s.password_env}")
             client.login(s.username, s.password.get_secret_value())
         return client
 
@@ -131,11 +131,15 @@ class SmtpMailer:
             try:
                 self._client = self._connect()
             except smtplib.SMTPAuthenticationError as exc:
-                raise ReplyError(f"SMTP login refused: {exc.smtp_code} {_words(exc.smtp_error)}") from exc
+                raise ReplyAuthError(f"SMTP login refused: {exc.smtp_code} {_words(exc.smtp_error)}") from exc
             except smtplib.SMTPResponseException as exc:
                 raise _by_code(exc.smtp_code, _words(exc.smtp_error)) from exc
             except (OSError, smtplib.SMTPException) as exc:
-                raise TemporaryReplyError(f"SMTP server unreachable: {exc}") from exc
+                where = f"{self.settings.host}:{self.settings.port}"
+                # smtplib reports a silent server as a closed connection that "timed out".
+                if isinstance(exc, TimeoutError) or "timed out" in str(exc):
+                    raise SmtpUnavailable(f"SMTP server {where} did not answer in time") from exc
+                raise SmtpUnavailable(f"SMTP server {where} unreachable: {exc}") from exc
         return self._client
 
     def _reset(self) -> None:

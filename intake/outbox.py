@@ -18,7 +18,7 @@ from typing import Any
 
 from intake import receipts
 from intake.actions import actor_name, audit
-from intake.errors import ActionError, ReplyError, TemporaryReplyError
+from intake.errors import ActionError, ReplyAuthError, ReplyError, SmtpUnavailable, TemporaryReplyError
 from intake.messages import labels, render_template
 from intake.overrides import flag_key
 from intake.report import display_name
@@ -332,6 +332,13 @@ def send_queued(store: Store, settings: Settings, mailer: receipts.Mailer, now: 
 
             try:
                 mailer.send(msg, mail.to_addr, record)
+            except ReplyAuthError:
+                mail.state = "queued"  # not this mail's fault: it waits, and the run stops
+                repo.commit()
+                raise
+            except SmtpUnavailable as exc:
+                mail.state, mail.last_error = "queued", str(exc)[:2000]
+                break  # no server now: the rest wait for the next run too
             except TemporaryReplyError as exc:
                 mail.state, mail.last_error = "queued", str(exc)[:2000]
                 continue

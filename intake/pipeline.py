@@ -19,7 +19,7 @@ from typing import Any
 from intake import receipts, rules
 from intake.assemble import assemble, listed_kinds
 from intake.classify import classify
-from intake.errors import MailboxError, ParseError
+from intake.errors import MailboxError, MailboxUnavailable, ParseError
 from intake.overrides import apply_corrections, parsed_identity
 from intake.parsing import Interrupted, ParseOutcome, ParsePool, ParseTask, parse_one, workers_for
 from intake.progress import progress
@@ -113,6 +113,8 @@ def run_once(
             try:
                 _fetch_all(source, store, settings, result, stop)
                 break
+            except MailboxUnavailable:
+                raise  # no server to reconnect to: fail now, within the timeout
             except MailboxError as exc:
                 attempts += 1
                 if attempts > reconnects:
@@ -317,6 +319,8 @@ def process_message(
         message.state = "failed"
         message.error = traceback.format_exc()[-8000:]
         message.processed_at = datetime.now(UTC)
+        repo.clear_parse_results(message)
+        _flag(repo, message, "parse_failed", f"读取时出错（{type(exc).__name__}），原邮件已收存，待管理员处理")
         repo.commit()
         return False
     return True

@@ -23,7 +23,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from typing import Protocol
 
 from intake import mailers
-from intake.errors import ReplyError, TemporaryReplyError
+from intake.errors import ReplyAuthError, ReplyError, SmtpUnavailable, TemporaryReplyError
 from intake.messages import labels, render_template
 from intake.settings import Settings
 from store.repo import Message, Receipt, Repo, Store
@@ -150,6 +150,17 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
 
             try:
                 mailer.send(email_msg, r.to_addr, record)
+            except ReplyAuthError:
+                # Not this receipt's fault: it waits, and the run stops with the reason.
+                r.state, r.sent_at = "queued", None
+                repo.commit()
+                raise
+            except SmtpUnavailable as exc:
+                # An outage is nobody's attempt: this receipt and the rest wait for the next run.
+                r.state, r.sent_at, r.last_error = "queued", None, str(exc)[:2000]
+                r.attempts = max(0, r.attempts - 1)
+                log.warning("SMTP unavailable (%s): the receipts due wait for the next run", exc)
+                break
             except TemporaryReplyError as exc:
                 r.last_error = str(exc)[:2000]
                 if r.attempts >= settings.receipts.max_attempts:

@@ -204,6 +204,12 @@ class Province(_Frozen):
         return short_province_name(self.name)
 
 
+class LoggingSettings(_Frozen):
+    file: Path | None = None  # besides stderr (journald), a log file rotated at max_bytes
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    backups: int = Field(5, ge=0)
+
+
 class Settings(_Frozen):
     database: DatabaseSettings = DatabaseSettings()
     archive: ArchiveSettings = ArchiveSettings()
@@ -217,8 +223,10 @@ class Settings(_Frozen):
     web: WebSettings = WebSettings()
     reminders: ReminderSettings = ReminderSettings()
     returns: ReturnSettings = ReturnSettings()
+    logging: LoggingSettings = LoggingSettings()
     provinces: tuple[Province, ...] = ()
     templates: Path = Path("templates")
+    campaign_file: Path | None = None  # [campaign] and [[provinces]] read from this file
 
     @model_validator(mode="after")
     def _unique_provinces(self) -> Settings:
@@ -275,7 +283,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _merge_provinces(defaults: list[dict[str, Any]], given: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A province given by the user replaces the default one with the same code or name."""
+    """A province given by the user changes what it names in the default one with the same code or
+    name (its senders, say, keeping its quota); ``drop = true`` takes a province out."""
     seen: set[str] = set()
     for entry in given:
         for key in (str(entry.get("code", "")), short_province_name(str(entry.get("name", "")))):
@@ -283,17 +292,23 @@ def _merge_provinces(defaults: list[dict[str, Any]], given: list[dict[str, Any]]
                 raise ConfigError(f"provinces: province {key!r} appears twice in the quota table")
             seen.add(key)
     result = [dict(d) for d in defaults]
+    dropped = []
     for entry in given:
-        names = {str(entry.get("code", "")), short_province_name(str(entry.get("name", "")))}
+        names = {str(entry.get("code", "")), short_province_name(str(entry.get("name", "")))} - {""}
         idx = next(
             (i for i, d in enumerate(result) if {d.get("code"), short_province_name(d.get("name", ""))} & names),
             None,
         )
+        entry = dict(entry)
+        drop = entry.pop("drop", False)
         if idx is None:
-            result.append(entry)
+            if not drop:
+                result.append(entry)
+        elif drop:
+            dropped.append(idx)
         else:
-            result[idx] = entry
-    return result
+            result[idx] = {**result[idx], **entry}  # only what it names changes
+    return [p for i, p in enumerate(result) if i not in dropped]
 
 
 def _resolve_secret(section: dict[str, Any], label: str) -> None:
@@ -314,7 +329,7 @@ def _resolve_secret(section: dict[str, Any], label: str) -> None:
 
 
 def _relocate(data: dict[str, Any], base: Path) -> None:
-    """Relative paths are taken from the working directory, as the defaults are."""
+    """Relative paths taken from ``base`` (the configuration file's folder, or the working directory)."""
 
     def fix(section: str, key: str) -> None:
         sect = data.get(section)
@@ -327,6 +342,9 @@ def _relocate(data: dict[str, Any], base: Path) -> None:
     fix("smtp", "outbox")
     fix("campaign", "quota_table")
     fix("web", "secret_file")
+    fix("mailbox", "password_file")
+    fix("smtp", "password_file")
+    fix("logging", "file")
     url = str(data.get("database", {}).get("url", ""))
     m = re.match(r"^(sqlite(?:\+\w+)?:///)(?!/)(.+)$", url)
     if m and m.group(2) != ":memory:":
@@ -354,8 +372,11 @@ def config_path(explicit: str | os.PathLike[str] | None) -> Path:
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, *, cwd: Path | None = None) -> Settings:
-    """Load the configuration at ``path`` over the shipped defaults and validate it."""
-    base = cwd or Path.cwd()
+    """Load the configuration at ``path`` over the shipped defaults and validate it.
+
+    Relative paths (the database, the archive, the outbox, a password file…) are taken from the
+    folder of the configuration file, so a service started from ``/`` finds its data beside its
+    configuration; with no file of its own, from the working directory (``cwd`` overrides both)."""
     defaults: dict[str, Any] = {}
     for name in DEFAULT_FILES:
         f = DEFAULTS_DIR / name
@@ -368,6 +389,16 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, cwd: Path | Non
         pass  # no file of its own: the embedded defaults alone
     elif target.resolve() != (DEFAULTS_DIR / "intake.toml").resolve():
         user = _read_toml(target)
+
+    base = cwd or (target.resolve().parent if user else Path.cwd())
+    if user.get("campaign_file"):
+        # The campaign in a file of its own (what `intake init` writes): laid over the user's file.
+        cfile = Path(str(user["campaign_file"])).expanduser()
+        cfile = cfile if cfile.is_absolute() else base / cfile
+        user["campaign_file"] = str(cfile)
+        campaign = _read_toml(cfile)
+        user = _merge(user, {k: v for k, v in campaign.items() if k != "provinces"})
+        user["provinces"] = list(user.get("provinces", [])) + list(campaign.get("provinces", []))
 
     default_provinces = list(defaults.pop("provinces", []))
     user_provinces = list(user.pop("provinces", []))
@@ -385,7 +416,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, cwd: Path | Non
     _relocate(data, base)
     tmpl = data.get("templates")
     data["templates"] = (
-        str(Path(tmpl)) if tmpl and Path(tmpl).is_absolute() else str(DEFAULTS_DIR / (tmpl or "templates"))
+        str(Path(tmpl))
+        if tmpl and Path(tmpl).is_absolute()
+        else str(base / tmpl)
+        if tmpl and "templates" in user and (base / tmpl).is_dir()
+        else str(DEFAULTS_DIR / (tmpl or "templates"))
     )
     mailbox = data.setdefault("mailbox", {})
     smtp = data.setdefault("smtp", {})

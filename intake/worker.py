@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from intake import receipts
-from intake.errors import HANDLED_ERRORS, ReplyError
+from intake.errors import HANDLED_ERRORS, ReplyAuthError, ReplyError, exit_status, is_permanent
 from intake.pipeline import StopFlag, run_once
 from intake.settings import Settings
 from intake.sources.base import MailSource
@@ -96,6 +96,10 @@ def send_daily_summary(
                 try:
                     mailer.send(msg, to, record)
                     sent += 1
+                except ReplyAuthError as exc:
+                    row.state, row.last_error = "failed", str(exc)[:2000]
+                    repo.commit()
+                    raise
                 except ReplyError as exc:
                     row.state, row.last_error = "failed", str(exc)[:2000]
                     log.error("summary to %s not sent: %s", to, exc)
@@ -110,6 +114,9 @@ class Worker:
         self.source, self.store, self.settings, self.mailer = source, store, settings, mailer
         self.stop = StopFlag()
         self.cycles = 0
+        self.failures = 0  # temporary failures in a row
+        self.fatal: BaseException | None = None  # a permanent error that ended the worker
+        self._stopped = threading.Event()
         self._running = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone=settings.campaign.tz)
         grace = settings.schedule.misfire_grace_seconds
@@ -137,13 +144,42 @@ class Worker:
         try:
             result = run_once(self.source, self.store, self.settings, datetime.now(UTC), self.mailer, stop=self.stop)
             self.cycles += 1
+            if self.failures:
+                log.info("cycle %d succeeded after %d failed attempt(s)", self.cycles, self.failures)
+            self.failures = 0
             log.info("cycle %d: %s", self.cycles, result.line())
         except HANDLED_ERRORS as exc:
-            log.error("cycle failed, retrying at the next interval: %s", exc)
-        except Exception:
-            log.exception("cycle failed unexpectedly, retrying at the next interval")
+            self._failed(exc)
+        except Exception as exc:
+            log.exception("cycle failed unexpectedly")
+            self._failed(exc)
         finally:
             self._running.release()
+
+    def _failed(self, exc: BaseException) -> None:
+        """A permanent error (authentication refused, bad configuration, a database newer than the
+        code) ends the worker with its exit status; anything else is tried again, sooner than the
+        next interval at first (30 s, 1, 2, 4… minutes), and said so in the log."""
+        if is_permanent(exc):
+            log.error(
+                "stopping: %s (exit status %d; trying again cannot help until this is fixed)", exc, exit_status(exc)
+            )
+            self.fatal = exc
+            self.stop.set()
+            self._stopped.set()
+            return
+        self.failures += 1
+        interval = self.settings.schedule.poll_minutes * 60
+        delay = min(30 * 2 ** (self.failures - 1), interval)
+        log.error("cycle failed (%d in a row): %s; trying again in %d s", self.failures, exc, delay)
+        if delay < interval and not self.stop:
+            self.scheduler.add_job(
+                self.poll_job,
+                "date",
+                run_date=datetime.now(UTC) + timedelta(seconds=delay),
+                id="poll-retry",
+                replace_existing=True,
+            )
 
     def summary_job(self) -> None:
         from intake import outbox
@@ -152,6 +188,9 @@ class Worker:
             send_daily_summary(self.store, self.settings, self.mailer, datetime.now(UTC))
         except HANDLED_ERRORS as exc:
             log.error("daily summary failed: %s", exc)
+            if is_permanent(exc):
+                self._failed(exc)
+                return
         try:
             # 催报 at the summary hour: drafts for a reviewer, or sent with the next poll.
             made = outbox.queue_reminders(self.store, self.settings, datetime.now(UTC))
@@ -161,7 +200,8 @@ class Worker:
             log.error("reminders failed: %s", exc)
 
     def run(self, *, install_signals: bool = True, max_seconds: float | None = None) -> None:
-        stopped = threading.Event()
+        """Until SIGTERM/SIGINT, ``max_seconds``, or a permanent error (then ``self.fatal``)."""
+        stopped = self._stopped
 
         def on_signal(signum: int, _frame: Any) -> None:
             log.info("signal %s: finishing the message in hand, then stopping", signum)

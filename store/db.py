@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from store.errors import StoreError
+from store.errors import SchemaTooNew, StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision in migrations/versions (a test keeps the two in step): a database already
@@ -73,9 +73,16 @@ def alembic_config():  # type: ignore[no-untyped-def]
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
-    if current_revision(engine) == HEAD:
+    """Bring the schema to the newest revision (idempotent). A database at a revision this code
+    does not know was upgraded by a newer version: it is left as it is (SchemaTooNew)."""
+    revision = current_revision(engine)
+    if revision == HEAD:
         return
+    if revision is not None and revision not in known_revisions():
+        raise SchemaTooNew(
+            f"the database is at schema revision {revision}, newer than this version of intake knows "
+            f"(up to {HEAD}): upgrade intake, or restore a backup made by this version"
+        )
     from alembic import command
 
     cfg = alembic_config()
@@ -88,6 +95,10 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
         raise StoreError(f"database unavailable or refused the schema: {_short(exc)}") from exc
+
+
+def known_revisions() -> set[str]:
+    return {p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py")}
 
 
 def current_revision(engine: Engine) -> str | None:

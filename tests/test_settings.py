@@ -117,3 +117,39 @@ def test_quota_table_from_an_allocation_workbook(tmp_path: Path) -> None:
     (tmp_path / "q.xlsx").write_bytes(buf.getvalue())
     with pytest.raises(ConfigError, match="appears twice"):
         load_settings(write_config(tmp_path / "c.toml", {"campaign": {"quota_table": str(tmp_path / "q.xlsx")}}))
+
+
+def test_relative_paths_follow_the_configuration_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service started from / finds its data beside its configuration, not in /var."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "imap-code").write_text("authcode\n")
+    cfg = write_config(
+        folder / "intake.toml",
+        {
+            "database": {"url": "sqlite:///data/intake.db"},
+            "archive": {"path": "data/archive"},
+            "mailbox": {"password_file": "imap-code"},
+        },
+    )
+    monkeypatch.chdir("/")
+    s = load_settings(cfg)
+    assert s.database.url == f"sqlite:///{folder / 'data' / 'intake.db'}"
+    assert s.archive.path == folder / "data" / "archive"
+    assert s.mailbox.password is not None and s.mailbox.password.get_secret_value() == "authcode"
+
+
+def test_a_province_override_changes_only_what_it_names_and_can_drop(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path / "c.toml",
+        {
+            "provinces": [
+                {"code": "bj", "senders": ["dangjian@bjaic.gov.cn"]},
+                {"code": "xz", "drop": True},
+            ]
+        },
+    )
+    s = load_settings(cfg, cwd=tmp_path)
+    bj = s.province("bj")
+    assert bj is not None and bj.senders == ("dangjian@bjaic.gov.cn",) and (bj.individuals, bj.units) == (6, 2)
+    assert s.province("xz") is None and len(s.provinces) == 30

@@ -18,10 +18,10 @@ from datetime import datetime
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
-from tenacity import RetryError, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryError, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from intake import __version__
-from intake.errors import ConfigError, MailboxError
+from intake.errors import ConfigError, MailboxAuthError, MailboxError, MailboxUnavailable
 from intake.settings import MailboxSettings
 from intake.sources.base import FetchedMessage
 
@@ -60,7 +60,9 @@ class ImapSource:
             raise ConfigError(f"mailbox password not set: export {s.password_env} (or set mailbox.password_file)")
 
         @retry(
-            retry=retry_if_exception_type(_NETWORK_ERRORS),
+            # A refused or reset connection is tried again; a server that does not answer within
+            # the timeout is not: the poll fails within the timeout, not a multiple of it.
+            retry=retry_if_exception(lambda e: isinstance(e, _NETWORK_ERRORS) and not isinstance(e, TimeoutError)),
             stop=stop_after_attempt(self.connect_attempts),
             wait=wait_exponential(multiplier=0.5, max=8),
             reraise=True,
@@ -79,9 +81,9 @@ class ImapSource:
         try:
             return attempt()
         except LoginError as exc:
-            raise MailboxError(f"IMAP login refused for {s.username} at {s.host}:{s.port}") from exc
+            raise MailboxAuthError(f"IMAP login refused for {s.username} at {s.host}:{s.port}") from exc
         except (RetryError, *_NETWORK_ERRORS) as exc:
-            raise MailboxError(f"cannot reach IMAP server {s.host}:{s.port}: {_reason(exc)}") from exc
+            raise MailboxUnavailable(f"cannot reach IMAP server {s.host}:{s.port}: {_reason(exc)}") from exc
         except IMAPClientError as exc:
             raise MailboxError(f"IMAP server {s.host}:{s.port} refused: {exc}") from exc
 
@@ -167,6 +169,8 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, RetryError):
         inner = exc.last_attempt.exception()
         return _reason(inner) if inner else "gave up"
+    if isinstance(exc, TimeoutError):
+        return "no answer within the timeout"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

@@ -456,6 +456,14 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             lambda: actions.confirm_flag(store, request.path_params["id"], by=user, note=form.get("note", "")),
         )
 
+    @page(actions.CAN_CHANGE)
+    async def acknowledge(request: Request, user: User, form: dict[str, str]) -> Response:
+        kind, pk = request.path_params["kind"], request.path_params["id"]
+        note = form.get("note", "")
+        return await act(
+            request, user, "/outbox", lambda: actions.acknowledge_failure(store, kind, pk, by=user, note=note)
+        )
+
     routes = [
         Route("/login", login, methods=["GET", "POST"], name="login"),
         Route("/logout", logout, methods=["POST"]),
@@ -476,6 +484,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/audit", audit),
         Route("/outbox", outbox_page),
         Route("/outbox/{id:int}", outbox_decide, methods=["POST"]),
+        Route("/failures/{kind:str}/{id:int}", acknowledge, methods=["POST"]),
         Route("/messages/{id:int}/return", return_message, methods=["POST"]),
         Route("/documents/{name:str}", document),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),

@@ -1,0 +1,334 @@
+"""Running it for real: exit statuses a supervisor and a script can act on, servers that refuse or
+never answer, a worker that stops on what retrying cannot fix."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from intake.errors import (
+    EX_CONFIG,
+    EX_NOPERM,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+    MailboxUnavailable,
+    SmtpUnavailable,
+)
+from intake.settings import load_settings
+from store.locks import worker_lock
+from store.repo import Store
+from tests.conftest import cli_env, embedded_config, run_intake
+from tests.servers import Dovecot, free_port
+
+
+def test_usage_errors_exit_64(tmp_path: Path) -> None:
+    cfg = embedded_config(tmp_path)
+    bad_option = run_intake("poll", "--no-such-option", config=cfg, cwd=tmp_path)
+    assert bad_option.returncode == EX_USAGE, bad_option.stderr
+    unknown_id = run_intake("review", "999999", "--state", "approved", config=cfg, cwd=tmp_path)
+    assert unknown_id.returncode == EX_USAGE and "Traceback" not in unknown_id.stderr, unknown_id.stderr
+
+
+def test_configuration_errors_exit_78(tmp_path: Path) -> None:
+    cfg = embedded_config(tmp_path)
+    cfg.write_text(cfg.read_text() + "\n[limits]\nno_such_limit = 1\n")
+    done = run_intake("poll", config=cfg, cwd=tmp_path)
+    assert done.returncode == EX_CONFIG and "no_such_limit" in done.stderr, done.stderr
+
+
+def test_a_database_newer_than_the_code_exits_78_and_is_left_alone(tmp_path: Path) -> None:
+    cfg = embedded_config(tmp_path)
+    assert run_intake("export", config=cfg, cwd=tmp_path).returncode == 0
+    db = sqlite3.connect(tmp_path / "intake.db")
+    db.execute("UPDATE alembic_version SET version_num = '9999'")
+    db.commit()
+    db.close()
+    done = run_intake("poll", config=cfg, cwd=tmp_path)
+    assert done.returncode == EX_CONFIG and "newer" in done.stderr, done.stderr
+    db = sqlite3.connect(tmp_path / "intake.db")
+    assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("9999",)
+    db.close()
+
+
+def test_another_worker_on_the_mailbox_exits_75(tmp_path: Path) -> None:
+    cfg = embedded_config(tmp_path)
+    settings = load_settings(cfg)
+    store = Store(settings.database.url, settings.archive.path)
+    with worker_lock(store.engine, f"maildir:{tmp_path / 'inbox'}"):
+        done = run_intake("poll", config=cfg, cwd=tmp_path)
+    assert done.returncode == EX_TEMPFAIL and "try again later" in done.stderr, done.stderr
+
+
+def test_no_imap_server_exits_69(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    cfg = embedded_config(
+        tmp_path,
+        mailbox={
+            "source": "imap",
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "username": "office",
+            "password_env": "OPS_IMAP_PW",
+            "timeout_seconds": 2,
+        },
+    )
+    done = run_intake("poll", config=cfg, cwd=tmp_path, env=cli_env(OPS_IMAP_PW="x"))
+    assert done.returncode == EX_UNAVAILABLE and "cannot reach IMAP server" in done.stderr, done.stderr
+
+
+def test_refused_password_exits_77_and_the_worker_stops(tmp_path: Path, dovecot: Dovecot) -> None:
+    cfg = embedded_config(tmp_path, mailbox=dovecot.mailbox_settings(password_env="OPS_IMAP_PW"))
+    wrong = cli_env(OPS_IMAP_PW="not-the-password")
+    done = run_intake("poll", config=cfg, cwd=tmp_path, env=wrong)
+    assert done.returncode == EX_NOPERM and "login refused" in done.stderr, done.stderr
+    # `intake run` does not keep trying a refused password forever: it stops with the same status.
+    worker = run_intake("run", config=cfg, cwd=tmp_path, env=wrong, timeout=120)
+    assert worker.returncode == EX_NOPERM, worker.stderr
+    assert "stopping" in worker.stderr and "login refused" in worker.stderr
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback listener that accepts every connection and never says a word."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not done.is_set():
+            try:
+                conn, _ = sock.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1]
+    done.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+# The bound below is on our own timeout (a socket that waits 2 s), not on the machine's speed: the
+# failure this guards against took 9 to 25 times the timeout (retries of a silent connection).
+SLACK = 3.0
+
+
+def test_a_silent_imap_server_fails_the_poll_within_its_timeout(tmp_path: Path, silent_server: int) -> None:
+    from datetime import UTC, datetime
+
+    from intake.pipeline import run_once
+    from intake.sources.imap import ImapSource
+
+    cfg = embedded_config(
+        tmp_path,
+        mailbox={
+            "source": "imap",
+            "host": "127.0.0.1",
+            "port": silent_server,
+            "security": "none",
+            "username": "office",
+            "password_env": "OPS_IMAP_PW",
+            "timeout_seconds": 2,
+        },
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPS_IMAP_PW", "x")
+        settings = load_settings(cfg)
+    store = Store(settings.database.url, settings.archive.path)
+    started = time.monotonic()
+    with pytest.raises(MailboxUnavailable, match="no answer within the timeout"):
+        run_once(ImapSource(settings.mailbox), store, settings, datetime.now(UTC))
+    elapsed = time.monotonic() - started
+    assert 2.0 <= elapsed < 2.0 + SLACK, elapsed
+
+
+def test_a_silent_smtp_server_fails_within_its_timeout_and_the_rest_wait(tmp_path: Path, silent_server: int) -> None:
+    """Three receipts due and an SMTP server that never answers: one timeout, not three, and all
+    three wait for the next run with no attempt counted against them."""
+    import random
+    from datetime import UTC, datetime
+
+    from intake.pipeline import run_once
+    from intake.receipts import make_mailer
+    from intake.samples import Person, Submission, build_message
+    from intake.sources.local import FilesSource
+
+    cfg = embedded_config(
+        tmp_path,
+        smtp={"host": "127.0.0.1", "port": silent_server, "security": "none", "username": "", "timeout_seconds": 2},
+    )
+    cfg.write_text(cfg.read_text().replace(f'outbox = "{tmp_path / "outbox"}"\n', ""))
+    settings = load_settings(cfg)
+    assert settings.smtp.outbox is None
+    rng = random.Random(3)
+    paths = []
+    for i, (code, name) in enumerate([("bj", "北京市"), ("tj", "天津市"), ("he", "河北省")]):
+        sub = Submission(name, f"fgdj-{code}@aic.example.cn", people=[Person(f"张{i}", "男", f"{name}市场监督管理局")])
+        path = tmp_path / f"{code}.eml"
+        path.write_bytes(build_message(sub, rng))
+        paths.append(path)
+    store = Store(settings.database.url, settings.archive.path)
+    mailer = make_mailer(settings)
+    started = time.monotonic()
+    with pytest.raises(SmtpUnavailable, match="did not answer in time"):
+        mailer._open()  # type: ignore[attr-defined]
+    assert 2.0 <= time.monotonic() - started < 2.0 + SLACK
+    result = run_once(FilesSource(paths), store, settings, datetime.now(UTC), make_mailer(settings))
+    assert result.processed == 3 and result.receipts_sent == 0 and result.receipts_failed == 0
+    with store.session() as repo:
+        waiting = repo.receipts_in(["queued"])
+        assert len(waiting) == 3 and all(r.attempts == 0 for r in waiting)
+        assert sum(1 for r in waiting if "did not answer in time" in r.last_error) == 1
+
+
+def test_status_for_a_probe(tmp_path: Path) -> None:
+    """Never polled: stale (1). After a poll: healthy (0). A receipt that failed: 1 until a person
+    acknowledges it."""
+    import random
+
+    from intake import actions
+    from intake.samples import Person, Submission, build_message
+
+    cfg = embedded_config(tmp_path)
+    first = run_intake("status", config=cfg, cwd=tmp_path)
+    assert first.returncode == 1 and "last good poll:    never" in first.stdout, first.stdout
+    assert "STALE" in first.stdout and "intake.db" in first.stdout and str(tmp_path / "archive") in first.stdout
+    inbox = tmp_path / "inbox"
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    rng = random.Random(2)
+    sub = Submission("北京市", "fgdj-bj@aic.example.cn", people=[Person("张伟", "男", "北京市市场监督管理局")])
+    (inbox / "new" / "1.eml").write_bytes(build_message(sub, rng))
+    assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
+    healthy = run_intake("status", config=cfg, cwd=tmp_path)
+    assert healthy.returncode == 0 and "status: ok" in healthy.stdout, healthy.stdout
+    assert "1 sent" not in healthy.stdout and "receipts:          0 queued, 0 failed" in healthy.stdout
+
+    settings = load_settings(cfg)
+    store = Store(settings.database.url, settings.archive.path)
+    with store.session() as repo:
+        [receipt] = repo.receipts_in(["sent"])
+        receipt.state, receipt.last_error = "failed", "550 mailbox unavailable"
+        receipt_id = receipt.id
+    failed = run_intake("status", config=cfg, cwd=tmp_path)
+    assert failed.returncode == 1 and f"FAILED, not acknowledged: receipt {receipt_id}" in failed.stdout
+    actions.acknowledge_failure(store, "receipt", receipt_id, by="值班员", note="已电话告知北京市")
+    again = run_intake("status", config=cfg, cwd=tmp_path)
+    assert again.returncode == 0 and "receipts:          0 queued, 1 failed" in again.stdout, again.stdout
+    with store.session() as repo:
+        assert any(e.action == "acknowledge_failure" for e in repo.audit())
+
+
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    """deploy/'s units, checked by systemd itself (where systemd-analyze is installed; nothing is
+    started). The units name /opt/intake/venv/bin/intake: here, this checkout's own."""
+    import shutil
+    import subprocess
+    import sys
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    intake_bin = Path(sys.executable).with_name("intake")
+    units = []
+    for unit in sorted((Path(__file__).resolve().parent.parent / "deploy").glob("intake*.*")):
+        text = unit.read_text().replace("/opt/intake/venv/bin/intake", str(intake_bin))
+        (tmp_path / unit.name).write_text(text)
+        units.append(str(tmp_path / unit.name))
+    assert {Path(u).name for u in units} >= {"intake.service", "intake-web.service"}
+    done = subprocess.run([analyze, "verify", "--man=no", *units], capture_output=True, text=True)
+    problems = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode == 0 and not problems, problems
+    worker = (tmp_path / "intake.service").read_text()
+    for line in ("ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "Restart=on-failure"):
+        assert line in worker
+    assert "EnvironmentFile=/etc/intake/secrets.env" in worker and "ReadWritePaths=/var/lib/intake" in worker
+    assert "RestartPreventExitStatus=77 78" in worker
+
+
+def test_init_check_and_run_from_anywhere(tmp_path: Path, dovecot: Dovecot, smtp) -> None:  # type: ignore[no-untyped-def]
+    """`intake init`, fill in the campaign, `intake check` green against Dovecot and aiosmtpd, then
+    a poll started from / (as systemd starts it) keeps its data beside the configuration."""
+    handler, smtp_port = smtp
+    deployment = tmp_path / "etc-intake"
+    made = run_intake("init", str(deployment), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    intake_toml, campaign_toml = deployment / "intake.toml", deployment / "campaign.toml"
+    again = run_intake("init", str(deployment), cwd=tmp_path)
+    assert again.returncode == EX_CONFIG and "never overwrites" in again.stderr
+
+    # Every setting of the model is in the file, explained.
+    from intake.deployment import setting_names
+
+    text, campaign = intake_toml.read_text(), campaign_toml.read_text()
+    for name in setting_names():
+        key = name.rpartition(".")[2]
+        assert f"\n{key} =" in text + campaign or f"\n# {key} =" in text + campaign, name
+    assert campaign.count("\n[[provinces]]\n") == 31 and "PLACEHOLDERS" in campaign
+    assert campaign.index('"北京市"') < campaign.index('"天津市"') < campaign.index('"新疆维吾尔自治区"')
+
+    # As written: not ready (placeholders), and no server is tried without its password.
+    first = run_intake("check", config=intake_toml, cwd=tmp_path, env=cli_env())
+    assert first.returncode == 1, first.stdout
+    assert "[FAIL] province senders" in first.stdout and "[FAIL] summary recipients" in first.stdout
+    assert "[FAIL] IMAP: mailbox password not set" in first.stdout
+
+    # Filled in, pointed at this machine's servers: ready.
+    text = text.replace('host = "imap.126.com"', 'host = "127.0.0.1"').replace("port = 993", f"port = {dovecot.port}")
+    text = text.replace('host = "smtp.126.com"', 'host = "127.0.0.1"').replace("port = 465", f"port = {smtp_port}")
+    text = text.replace('security = "tls"', 'security = "none"')
+    text = text.replace(
+        'username = "gsfgdj@126.com"\n# the environment variable holding the SMTP',
+        'username = ""\n# the environment variable holding the SMTP',
+    )
+    text = text.replace('recipients = ["office@placeholder.example"]', 'recipients = ["office@hq.gov.cn"]')
+    intake_toml.write_text(text)
+    campaign_toml.write_text(
+        campaign.replace("@placeholder.example", "@aic.gov.cn").replace("2017-04-30T23:59:59", "2030-04-30T23:59:59")
+    )
+    env = cli_env(INTAKE_IMAP_PASSWORD=dovecot.password)
+    ready = run_intake("check", config=intake_toml, cwd=tmp_path, env=env)
+    assert ready.returncode == 0 and "ready" in ready.stdout, ready.stdout + ready.stderr
+    for line in ("[ ok ] IMAP", "[ ok ] SMTP: 127.0.0.1", "[ ok ] province senders", "[ ok ] database"):
+        assert line in ready.stdout, ready.stdout
+    assert handler.received == []  # check sends nothing
+
+    # The unit's way: working directory /, the configuration by absolute path.
+    import random
+
+    from intake.samples import Person, Submission, build_message
+
+    sub = Submission("北京市", "fgdj-bj@aic.gov.cn", people=[Person("张伟", "男", "北京市市场监督管理局")])
+    dovecot.append([build_message(sub, random.Random(1), domain="aic.gov.cn")])
+    polled = run_intake("poll", config=intake_toml, cwd=Path("/"), env=env)
+    assert polled.returncode == 0, polled.stderr
+    assert (deployment / "var" / "intake.db").exists() and (deployment / "var" / "archive").is_dir()
+    assert len(handler.received) == 1  # the receipt, to 北京市's registered address
+    assert "fetched 1, new 1" in polled.stdout
+
+
+def test_every_setting_is_explained_and_the_readme_table_is_current() -> None:
+    from intake.deployment import EXPLAINED, setting_names, settings_table
+
+    missing = [n for n in setting_names() if n not in EXPLAINED]
+    assert not missing, f"settings without an explanation: {missing}"
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- settings: generated")
+    start = readme.index("\n", start) + 1
+    end = readme.index("<!-- end of settings -->")
+    assert readme[start:end] == settings_table(), "README settings table is stale: python -m intake.deployment"
