@@ -600,6 +600,43 @@ def check(config: str | None) -> None:
     click.echo("ready")
 
 
+@main.command()
+@config_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@handled
+def backup(config: str | None, file: Path) -> None:
+    """A consistent snapshot of the database and the archive in FILE, while the worker runs.
+
+    \b
+    Example:
+        intake backup /var/backups/intake-$(date +%F).tar
+    """
+    from intake.backup import backup as make_backup
+
+    ctx = Context(config)
+    counts = make_backup(ctx.store(), ctx.settings.archive.path, file)
+    click.echo(f"backup written to {file}: {counts.get('messages', 0)} messages, {counts['blobs']} archived files")
+
+
+@main.command()
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@handled
+def restore(config: str | None, file: Path) -> None:
+    """Load a backup into this deployment, which must be empty; every id is kept and every
+    archived file's hash checked.
+
+    \b
+    Example:
+        intake restore --config /etc/intake/intake.toml intake-2017-04-28.tar
+    """
+    from intake.backup import restore as load_backup
+
+    ctx = Context(config)
+    counts = load_backup(ctx.store(), ctx.settings.archive.path, file)
+    click.echo(f"restored {counts.get('messages', 0)} messages and {counts['blobs']} archived files from {file}")
+
+
 @main.command("return")
 @config_option
 @click.argument("message_id", type=int)

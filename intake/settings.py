@@ -1,7 +1,8 @@
 """Configuration: read once, at the edge, into frozen objects.
 
 This is the only module that reads configuration files and environment variables. The user's
-TOML is laid over the defaults shipped in ``config/`` (``intake.toml`` and ``campaign.toml``), so a
+TOML is laid over the defaults shipped in the package (``intake/defaults``, which ``config/`` points
+to in a checkout: ``intake.toml`` and ``campaign.toml``), so a
 file holding only a few keys still runs the whole pipeline. Secrets are read from the environment
 (or a file) named in the configuration and never appear in ``repr`` or log lines.
 """
@@ -30,7 +31,16 @@ from pydantic import (
 from intake.errors import ConfigError
 from parsers.quota import short_province_name
 
-DEFAULTS_DIR = Path(os.environ.get("INTAKE_DEFAULTS_DIR", Path(__file__).resolve().parent.parent / "config"))
+
+def _shipped_defaults() -> Path:
+    """The defaults and templates inside the installed package (``intake/defaults``; in a checkout
+    ``config/`` points there too)."""
+    from importlib.resources import files
+
+    return Path(str(files("intake").joinpath("defaults")))
+
+
+DEFAULTS_DIR = Path(os.environ.get("INTAKE_DEFAULTS_DIR") or _shipped_defaults())
 DEFAULT_FILES = ("intake.toml", "campaign.toml")
 
 

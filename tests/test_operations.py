@@ -332,3 +332,183 @@ def test_every_setting_is_explained_and_the_readme_table_is_current() -> None:
     start = readme.index("\n", start) + 1
     end = readme.index("<!-- end of settings -->")
     assert readme[start:end] == settings_table(), "README settings table is stale: python -m intake.deployment"
+
+
+def test_the_wheel_carries_its_defaults_and_templates(tmp_path: Path) -> None:
+    """Built, installed in a fresh venv outside the checkout, run on the embedded defaults: the
+    same results as from the checkout."""
+    import json
+    import random
+    import subprocess
+    import sys
+    import sysconfig
+
+    from intake.samples import Person, Submission, build_message
+
+    root = Path(__file__).resolve().parent.parent
+    dist = tmp_path / "dist"
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(root)],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    [wheel] = dist.glob("intake-*.whl")
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "intake/defaults/intake.toml" in names and "intake/defaults/templates/receipt.txt.j2" in names
+
+    venv = tmp_path / "venv"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True)
+    # The dependencies come from this environment (no index here); intake itself from the wheel.
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    installed = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import intake; print(intake.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    ).stdout
+    assert where.startswith(str(site)), where
+
+    rng = random.Random(6)
+    mail = [
+        build_message(
+            Submission("北京市", "fgdj-bj@aic.example.cn", people=[Person("张伟", "男", "北京市市场监督管理局")]), rng
+        ),
+        build_message(
+            Submission("浙江省", "fgdj-zj@aic.example.cn", people=[Person("周杰", "男", "杭州市市场监督管理局")]), rng
+        ),
+    ]
+    env = {k: v for k, v in cli_env().items() if k not in ("PYTHONPATH", "INTAKE_CONFIG")}
+    exports = []
+    for name, command in (
+        ("wheel", [str(venv / "bin" / "intake")]),
+        ("checkout", [sys.executable, "-m", "intake.cli"]),
+    ):
+        home = tmp_path / name
+        for sub in ("new", "cur", "tmp"):
+            (home / "var" / "mail" / "inbox" / sub).mkdir(parents=True)
+        for i, raw in enumerate(mail):
+            (home / "var" / "mail" / "inbox" / "new" / f"{i}.eml").write_bytes(raw)
+        run_env = env if name == "wheel" else cli_env()
+        for args in (["poll"], ["summary"], ["export", "--format", "json"]):
+            done = subprocess.run([*command, *args], cwd=home, env=run_env, capture_output=True, text=True)
+            assert done.returncode == 0, (name, args, done.stderr[-2000:])
+        assert "北京市" in done.stdout
+        exports.append(json.loads(done.stdout))
+        assert len(list((home / "var" / "mail" / "outbox").glob("*.eml"))) == 2  # receipts, from the templates
+    wheel_export, checkout_export = exports
+    assert wheel_export["provinces"] == checkout_export["provinces"]
+    assert [(n["name"], n["province"]) for n in wheel_export["nominees"]] == [
+        (n["name"], n["province"]) for n in checkout_export["nominees"]
+    ]
+
+
+def test_backup_while_the_worker_runs_and_restore_elsewhere(tmp_path: Path, db_url: str) -> None:
+    """Mail read, a correction and a review on record; `intake backup` while `intake run` holds the
+    mailbox; `intake restore` into an empty deployment: the same export, the same ids, every blob's
+    hash checked."""
+    import json
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    from intake.samples import Person, Submission, build_message
+    from tests.servers import create_pg_database, drop_pg_database
+
+    source = tmp_path / "a"
+    source.mkdir()
+    cfg = embedded_config(
+        source,
+        database={"url": db_url},
+        schedule={"poll_minutes": 60},
+    )
+    inbox = source / "inbox"
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    rng = random.Random(9)
+    for code, name, who in (("bj", "北京市", "张伟"), ("zj", "浙江省", "周杰"), ("sc", "四川省", "李娜")):
+        sub = Submission(name, f"fgdj-{code}@aic.example.cn", people=[Person(who, "男", f"{name}市场监督管理局")])
+        (inbox / "new" / f"{code}.eml").write_bytes(build_message(sub, rng))
+    assert run_intake("poll", config=cfg, cwd=source).returncode == 0
+    before = json.loads(run_intake("export", config=cfg, cwd=source).stdout)
+    first = before["nominees"][0]["id"]
+    assert (
+        run_intake(
+            "correct", str(first), "workplace=北京市朝阳区市场监督管理局", "--reason", "核对", config=cfg
+        ).returncode
+        == 0
+    )
+    assert run_intake("review", str(first), "--state", "approved", config=cfg).returncode == 0
+    before = json.loads(run_intake("export", config=cfg, cwd=source).stdout)
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "intake.cli", "run", "--config", str(cfg)],
+        cwd=source,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until its first cycle is done (by its log, not a clock)
+            line = worker.stderr.readline()  # type: ignore[union-attr]
+            if "cycle 1:" in line or not line:
+                break
+        snapshot = tmp_path / "backups" / "intake.tar"
+        made = run_intake("backup", str(snapshot), config=cfg, cwd=source)
+        assert made.returncode == 0 and "3 messages" in made.stdout, made.stderr
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    assert snapshot.stat().st_mode & 0o077 == 0
+
+    target_url = create_pg_database() if db_url.startswith("postgresql") else f"sqlite:///{tmp_path / 'b.db'}"
+    try:
+        target = tmp_path / "b"
+        target.mkdir()
+        cfg_b = embedded_config(target, database={"url": target_url})
+        restored = run_intake("restore", str(snapshot), config=cfg_b, cwd=target)
+        assert restored.returncode == 0 and "restored 3 messages" in restored.stdout, restored.stderr
+        after = json.loads(run_intake("export", config=cfg_b, cwd=target).stdout)
+        assert after == before
+        settings_b = load_settings(cfg_b)
+        store_b = Store(settings_b.database.url, settings_b.archive.path)
+        with store_b.session() as repo:
+            digests = {m.sha256 for m in repo.all_messages()} | {
+                a.sha256 for m in repo.all_messages() for a in m.attachments
+            }
+        assert digests and all(store_b.blobs.verify(d) for d in digests)
+        store_b.dispose()
+        # Only into an empty deployment: a second restore is refused, and nothing is changed.
+        again = run_intake("restore", str(snapshot), config=cfg_b, cwd=target)
+        assert again.returncode == EX_USAGE and "empty deployment" in again.stderr
+        # The next message gets a new id, after the restored ones.
+        sub = Submission("河北省", "fgdj-he@aic.example.cn", people=[Person("王芳", "女", "河北省市场监督管理局")])
+        (target / "inbox" / "new").mkdir(parents=True, exist_ok=True)
+        for d in ("cur", "tmp"):
+            (target / "inbox" / d).mkdir(exist_ok=True)
+        (target / "inbox" / "new" / "he.eml").write_bytes(build_message(sub, rng))
+        assert run_intake("poll", config=cfg_b, cwd=target).returncode == 0
+        latest = json.loads(run_intake("export", config=cfg_b, cwd=target).stdout)
+        assert max(m["id"] for m in latest["messages"]) == max(m["id"] for m in before["messages"]) + 1
+    finally:
+        if target_url.startswith("postgresql"):
+            drop_pg_database(target_url)
