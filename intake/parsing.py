@@ -117,11 +117,16 @@ class ParsePool:
         self._dispatch()
         return task
 
-    def result(self, task: ParseTask, stop: Callable[[], bool] = lambda: False) -> ParseOutcome:
-        """Wait for ``task`` (running the others meanwhile); Interrupted when ``stop`` turns true."""
+    def result(
+        self, task: ParseTask, stop: Callable[[], bool] = lambda: False, tick: Callable[[], None] | None = None
+    ) -> ParseOutcome:
+        """Wait for ``task`` (running the others meanwhile); Interrupted when ``stop`` turns true.
+        ``tick`` is called every slice while waiting (to renew the leases of messages in hand)."""
         while task.outcome is None:
             if stop():
                 raise Interrupted()
+            if tick is not None:
+                tick()
             self._dispatch()
             ready = wait([w.conn for w in self._busy], timeout=WAIT_SLICE)
             if stop():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -227,6 +228,7 @@ def _process(
     *,
     claim: bool,
     label: str,
+    due: frozenset[int] = frozenset(),
 ) -> None:
     """Parse ``items`` (id, sha256, size) in a pool and record each in order, one commit each.
 
@@ -247,20 +249,32 @@ def _process(
             if item is None:
                 return
             pk, sha, _size = item
-            if claim:
+            if claim or pk in due:
                 with store.session() as repo:
                     message = repo.message(pk)
-                    if message is None or not repo.claim(message, receipts.owner()):
+                    states = ("new",) if claim else ("new", "failed")
+                    if message is None or not repo.claim(message, receipts.owner(), states):
                         continue
             window.append((pk, pool.submit(store.blobs.path_for(sha), limits, store.blobs.root)))
 
     pool = ParsePool(workers, settings.limits.parse_timeout_seconds)
+    renew_every = settings.limits.claim_lease_minutes * 60 / 3
+    renewed = time.monotonic()
+
+    def renew() -> None:
+        # A long conversion must not let the lease run out: another worker would take the message.
+        nonlocal renewed
+        if (claim or due) and time.monotonic() - renewed > renew_every:
+            with store.session() as repo:
+                repo.renew_claims([pk for pk, _ in window], receipts.owner())
+            renewed = time.monotonic()
+
     with progress(label, len(items)) as bar, pool:
         fill()
         while window:
             pk, task = window[0]
             try:
-                outcome = pool.result(task, lambda: bool(stop))
+                outcome = pool.result(task, lambda: bool(stop), renew)
             except Interrupted:
                 break
             window.popleft()
@@ -268,7 +282,15 @@ def _process(
                 message = repo.message(pk)
                 if message is not None:
                     ok = process_message(
-                        repo, store, message, settings, limits, now, queue_receipt=claim, outcome=outcome
+                        repo,
+                        store,
+                        message,
+                        settings,
+                        limits,
+                        now,
+                        queue_receipt=claim or pk in due,
+                        outcome=outcome,
+                        fenced=claim or pk in due,
                     )
                     result.processed += 1
                     result.failed += 0 if ok else 1
@@ -276,7 +298,7 @@ def _process(
                     result.classifications[key] = result.classifications.get(key, 0) + 1
             bar.advance()
             fill()
-    if window and claim:
+    if window and (claim or due):
         # Stopped with messages in hand: they go back to 'new' for the next run, unread.
         with store.session() as repo:
             repo.release_claims([pk for pk, _ in window], receipts.owner())
@@ -293,9 +315,11 @@ def process_message(
     *,
     queue_receipt: bool,
     outcome: ParseOutcome | None = None,
+    fenced: bool = False,
 ) -> bool:
     """Classify and record one message (parsing it unless that was done); on failure record the
-    traceback on the message. Commits."""
+    traceback on the message. Commits. ``fenced``: the message was claimed, and what was read is
+    committed only while the claim is still this worker's."""
     try:
         if outcome is None:
             timeout = settings.limits.parse_timeout_seconds
@@ -311,6 +335,11 @@ def process_message(
         if queue_receipt and message.classification == "submission":
             repo.flush()
             receipts.queue(repo, message, settings)  # in the same commit: a crash leaves both or neither
+        if fenced and not repo.holds_claim(message.id, receipts.owner()):
+            # The lease ran out and another worker has the message now: its reading stands.
+            repo.rollback()
+            log.warning("message %s was taken over by another worker; this reading is dropped", message.id)
+            return True
         repo.commit()
     except Exception as exc:
         repo.rollback()
@@ -563,7 +592,9 @@ def finish(
     that are due (after a stop they wait for the next run). An idle poll reads no message and no
     nominee."""
     with store.session() as repo:
-        if repo.rules_stale():
+        # A run that processed anything evaluates after its own commits, so whichever process
+        # finishes last has seen everyone's (the timestamps alone can miss a commit in flight).
+        if result.processed or repo.rules_stale():
             rules.apply(repo, settings, now)
             repo.mark_rules_applied(result.run_id)
     if mailer is not None and stop:
@@ -581,11 +612,15 @@ def finish(
 
 
 def reprocess(store: Store, settings: Settings, now: datetime, stop: StopFlag | None = None) -> RunResult:
-    """Parse every archived message again with the current code; never queues or sends receipts."""
+    """Parse every archived message again with the current code. Messages never read (new, or
+    failed) are claimed first, as a worker would, and their receipts queued; messages already
+    processed are read again where they stand and no receipt is queued twice."""
     result = RunResult()
     with store.session() as repo:
-        items = [(m.id, m.sha256, m.size) for m in repo.all_messages(with_children=False)]
-    _process(store, settings, now, items, result, stop, claim=False, label="reprocessing")
+        messages = repo.all_messages(with_children=False)
+        items = [(m.id, m.sha256, m.size) for m in messages if m.state != "processing"]
+        due = frozenset(m.id for m in messages if m.state in ("new", "failed"))
+    _process(store, settings, now, items, result, stop, claim=False, label="reprocessing", due=due)
     with store.session() as repo:
         rules.apply(repo, settings, now)
         repo.mark_rules_applied(None)

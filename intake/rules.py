@@ -259,6 +259,7 @@ def apply(repo: object, settings: Settings, now: datetime) -> Outcome:
     from store.repo import Flag, Repo
 
     assert isinstance(repo, Repo)
+    repo.lock_rules()  # before reading: the next process to evaluate sees what this one wrote
     messages = repo.all_messages(with_children=False)
     nominees = repo.nominees()
     m_facts = [

@@ -121,7 +121,7 @@ class Attachment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     filename: Mapped[str] = mapped_column(Text, default="")
     content_type: Mapped[str] = mapped_column(String(255), default="")
@@ -142,14 +142,16 @@ class Nominee(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
-    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id", ondelete="SET NULL"))
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id", ondelete="SET NULL"), index=True)
     province_code: Mapped[str | None] = mapped_column(String(20), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     rank: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(20), default="form")
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    narrative_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id", ondelete="SET NULL"))
+    narrative_attachment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attachments.id", ondelete="SET NULL"), index=True
+    )
     narrative_chars: Mapped[int | None] = mapped_column(Integer)
     narrative_chars_nospace: Mapped[int | None] = mapped_column(Integer)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -179,6 +181,8 @@ class Flag(Base):
 
 class Receipt(Base):
     __tablename__ = "receipts"
+    # What the per-recipient cap counts: mail to one address since an hour ago.
+    __table_args__ = (Index("ix_receipts_to_addr_sent_at", "to_addr", "sent_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
@@ -323,7 +327,10 @@ class OutgoingMail(Base):
     person (edited, sent or discarded); queued mail goes out once, recorded as receipts are."""
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("key", name="uq_outbox_key"),)
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_outbox_key"),
+        Index("ix_outbox_to_addr_sent_at", "to_addr", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # reminder | return

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -232,6 +232,32 @@ class Repo:
         )
         self.s.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def renew_claims(self, pks: Sequence[int], owner: str) -> None:
+        """This worker still works on these: their lease starts again (a long conversion must not
+        let another worker take a message over)."""
+        if not pks:
+            return
+        self.s.execute(
+            update(Message)
+            .where(Message.id.in_(list(pks)), Message.state == "processing", Message.claimed_by == owner)
+            .values(claimed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        self.s.commit()
+
+    def holds_claim(self, pk: int, owner: str) -> bool:
+        """Whether this worker's claim on a message still stands (the fence checked before a
+        commit): the row is locked until the commit, so no one can take it over in between."""
+        with self.s.no_autoflush:
+            claimed_by = self.s.execute(select(Message.claimed_by).where(Message.id == pk).with_for_update()).scalar()
+        return claimed_by == owner
+
+    def lock_rules(self) -> None:
+        """One rules evaluation at a time across every process sharing the database (PostgreSQL:
+        a transaction-scoped advisory lock; SQLite serialises writers by itself)."""
+        if self.s.get_bind().dialect.name == "postgresql":
+            self.s.execute(text("SELECT pg_advisory_xact_lock(727275)"))
 
     def release_claims(self, pks: Sequence[int], owner: str) -> None:
         """This worker's claims on messages it did not get to read go back to 'new', the attempt
