@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -116,6 +117,7 @@ class Worker:
         self.cycles = 0
         self.failures = 0  # temporary failures in a row
         self.fatal: BaseException | None = None  # a permanent error that ended the worker
+        self.retry_at: float | None = None  # a sooner poll after a temporary failure (monotonic)
         self._stopped = threading.Event()
         self._running = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone=settings.campaign.tz)
@@ -128,6 +130,13 @@ class Worker:
             coalesce=True,
             misfire_grace_time=grace,
             next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(
+            self.retry_job,
+            IntervalTrigger(seconds=5, timezone=settings.campaign.tz),
+            id="retry",
+            max_instances=1,
+            coalesce=True,
         )
         self.scheduler.add_job(
             self.summary_job,
@@ -172,14 +181,16 @@ class Worker:
         interval = self.settings.schedule.poll_minutes * 60
         delay = min(30 * 2 ** (self.failures - 1), interval)
         log.error("cycle failed (%d in a row): %s; trying again in %d s", self.failures, exc, delay)
-        if delay < interval and not self.stop:
-            self.scheduler.add_job(
-                self.poll_job,
-                "date",
-                run_date=datetime.now(UTC) + timedelta(seconds=delay),
-                id="poll-retry",
-                replace_existing=True,
-            )
+        if delay < interval:
+            # Picked up by retry_job: a job never calls the scheduler (a shutdown in progress holds
+            # its locks while it waits for the running job: that would never end).
+            self.retry_at = time.monotonic() + delay
+
+    def retry_job(self) -> None:
+        """Every few seconds: the poll that a temporary failure asked to be tried again sooner."""
+        if self.retry_at is not None and time.monotonic() >= self.retry_at and not self.stop:
+            self.retry_at = None
+            self.poll_job()
 
     def summary_job(self) -> None:
         from intake import outbox

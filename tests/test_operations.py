@@ -645,3 +645,61 @@ def test_rules_evaluated_at_once_by_several_processes_never_double_a_flag(tmp_pa
         store.dispose()
     finally:
         drop_pg_database(url)
+
+
+def test_an_mbox_is_read_whole_once(tmp_path: Path) -> None:
+    import mailbox
+    import random
+
+    from intake.samples import Person, Submission, build_message, person_name
+
+    rng = random.Random(4)
+    box = mailbox.mbox(str(tmp_path / "saved.mbox"))
+    for _ in range(30):
+        sub = Submission("北京市", "fgdj-bj@aic.example.cn", people=[Person(person_name(rng), "男", "北京市局")])
+        box.add(build_message(sub, rng))
+    box.close()
+    cfg = embedded_config(tmp_path)
+    first = run_intake("ingest", str(tmp_path / "saved.mbox"), config=cfg, cwd=tmp_path)
+    assert first.returncode == 0 and "fetched 30, new 30" in first.stdout, first.stdout + first.stderr
+    again = run_intake("ingest", str(tmp_path / "saved.mbox"), config=cfg, cwd=tmp_path)
+    assert again.returncode == 0 and "fetched 0, new 0" in again.stdout, again.stdout
+
+
+def test_the_worker_keeps_trying_an_unavailable_server_and_says_so(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    cfg = embedded_config(
+        tmp_path,
+        mailbox={
+            "source": "imap",
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "security": "none",
+            "username": "office",
+            "password_env": "OPS_IMAP_PW",
+            "timeout_seconds": 2,
+        },
+        schedule={"poll_minutes": 60},
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "intake.cli", "run", "--config", str(cfg)],
+        cwd=tmp_path,
+        env=cli_env(OPS_IMAP_PW="x"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = ""
+    try:
+        for line in worker.stderr:  # type: ignore[union-attr]
+            seen += line
+            if "trying again in" in line:
+                break
+        assert "cycle failed (1 in a row)" in seen and "trying again in 30 s" in seen, seen
+        assert worker.poll() is None  # still running: a server away is not a reason to stop
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0

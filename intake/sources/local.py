@@ -105,22 +105,25 @@ class FilesSource:
 
     def fetch(self, uids: list[str]) -> Iterator[FetchedMessage]:
         index = self._index()
-        for uid in uids:
-            if uid not in index:
-                continue
-            path, key = index[uid]
-            try:
-                if key is None:
-                    raw = path.read_bytes()
-                else:
-                    box = mailbox.mbox(str(path), create=False)
-                    try:
-                        raw = box.get_bytes(key)
-                    finally:
-                        box.close()
-            except (OSError, KeyError) as exc:
-                raise MailboxError(f"cannot read {path}: {exc}") from exc
-            yield FetchedMessage(uid=uid, raw=raw, internaldate=None)
+        boxes: dict[Path, mailbox.mbox] = {}  # each mbox opened (and its table of contents read) once
+        try:
+            for uid in uids:
+                if uid not in index:
+                    continue
+                path, key = index[uid]
+                try:
+                    if key is None:
+                        raw = path.read_bytes()
+                    else:
+                        if path not in boxes:
+                            boxes[path] = mailbox.mbox(str(path), create=False)
+                        raw = boxes[path].get_bytes(key)
+                except (OSError, KeyError) as exc:
+                    raise MailboxError(f"cannot read {path}: {exc}") from exc
+                yield FetchedMessage(uid=uid, raw=raw, internaldate=None)
+        finally:
+            for box in boxes.values():
+                box.close()
 
 
 def _is_maildir(path: Path) -> bool:
