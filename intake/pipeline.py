@@ -15,6 +15,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from intake import receipts, rules
@@ -84,7 +85,14 @@ def read_limits(settings: Settings) -> ReadLimits:
             members=lim.archive_members, total_bytes=lim.archive_total_bytes, depth=lim.archive_depth
         ),
         convert_timeout=lim.convert_timeout_seconds,
+        convert_cache=str(conversion_cache(settings)),
     )
+
+
+def conversion_cache(settings: Settings) -> Path:
+    """LibreOffice's conversions, beside the archive but outside its content-addressed blobs (whose
+    hashes keep checking); a backup may leave it out: it is made again on demand."""
+    return settings.archive.path.parent / "conversions"
 
 
 # --------------------------------------------------------------------------- fetching

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from parsers import legacy
 from parsers.archives import ArchiveLimits, Budget, expand
@@ -62,6 +63,7 @@ class ReadLimits:
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
     convert_timeout: float = 120.0
     max_text_chars: int = 2_000_000
+    convert_cache: str | None = None  # where LibreOffice's conversions are kept, by input hash
 
 
 @dataclass
@@ -190,7 +192,8 @@ class _Retry(Exception):
 def _convert_then(r: Reading, target: str, limits: ReadLimits, then: object) -> None:
     src_ext = {"doc": "doc", "wps": "wps", "rtf": "rtf", "xls": "xls", "et": "et", "html": "html"}[r.type]
     try:
-        converted = legacy.convert(r.payload, src_ext, target, timeout=limits.convert_timeout)
+        cache = Path(limits.convert_cache) if limits.convert_cache else None
+        converted = legacy.convert(r.payload, src_ext, target, timeout=limits.convert_timeout, cache=cache)
     except legacy.ConversionError as exc:
         _unreadable(r, exc)
         return

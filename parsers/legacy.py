@@ -2,10 +2,13 @@
 
 Each conversion runs with its own LibreOffice profile (two at once would otherwise fight over
 one), under a timeout, with a bound on how many run at the same time, and its output is checked.
+A conversion that succeeded is kept in a cache by the hash of its input and the converter's
+version, so the same bytes (a resent file, a redelivered message, a reprocess) are converted once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -80,11 +83,63 @@ def _kill_group(proc: subprocess.Popen[bytes], *, only_leftovers: bool = False) 
         proc.communicate()
 
 
-def convert(payload: bytes, source_ext: str, target: str, *, timeout: float = 120.0) -> bytes:
-    """Convert ``payload`` (a file of type ``source_ext``) to ``target`` ("docx" or "xlsx")."""
+def converter_version() -> str:
+    """LibreOffice's version line, read once per process (part of every cache key)."""
+    global _VERSION
+    if _VERSION is None:
+        binary = office_binary()
+        _VERSION = "none"
+        if binary is not None:
+            try:
+                done = subprocess.run([binary, "--version"], capture_output=True, timeout=60, start_new_session=True)
+                _VERSION = done.stdout.decode("utf-8", "replace").strip() or "unknown"
+            except (OSError, subprocess.SubprocessError):
+                _VERSION = "unknown"
+    return _VERSION
+
+
+_VERSION: str | None = None
+
+
+def _cache_path(cache: Path, payload: bytes, source_ext: str, target: str) -> Path:
+    key = hashlib.sha256(payload).hexdigest()
+    version = hashlib.sha256(converter_version().encode()).hexdigest()[:12]
+    return cache / key[:2] / f"{key}.{source_ext}.{version}.{target}"
+
+
+def convert(
+    payload: bytes, source_ext: str, target: str, *, timeout: float = 120.0, cache: Path | None = None
+) -> bytes:
+    """Convert ``payload`` (a file of type ``source_ext``) to ``target`` ("docx", "xlsx", "pdf").
+    With ``cache``, a conversion of the same bytes by the same LibreOffice is read from there."""
     binary = office_binary()
     if binary is None:
         raise ConversionError(f"本系统未安装文档转换组件，{source_ext.upper()}文件暂无法读取，已收存")
+    if cache is not None:
+        kept = _cache_path(cache, payload, source_ext, target)
+        try:
+            return kept.read_bytes()
+        except OSError:
+            pass
+        data = _convert(binary, payload, source_ext, target, timeout)
+        _keep(kept, data)
+        return data
+    return _convert(binary, payload, source_ext, target, timeout)
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write a cache entry whole or not at all (a cache that cannot be written is no error)."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _convert(binary: str, payload: bytes, source_ext: str, target: str, timeout: float) -> bytes:
     with _SLOTS, tempfile.TemporaryDirectory(prefix="intake-convert-") as tmp:
         work = Path(tmp)
         src = work / f"input.{source_ext}"
