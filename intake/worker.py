@@ -118,6 +118,7 @@ class Worker:
         self.failures = 0  # temporary failures in a row
         self.fatal: BaseException | None = None  # a permanent error that ended the worker
         self.retry_at: float | None = None  # a sooner poll after a temporary failure (monotonic)
+        self.poll_again = False  # new mail was announced while a poll ran
         self._stopped = threading.Event()
         self._running = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone=settings.campaign.tz)
@@ -148,8 +149,20 @@ class Worker:
         )
 
     def poll_job(self) -> None:
-        if self.stop or not self._running.acquire(blocking=False):
-            return
+        """One poll; asked for while one runs (new mail announced by IDLE), another follows it."""
+        while not self.stop:
+            if not self._running.acquire(blocking=False):
+                self.poll_again = True
+                return
+            try:
+                self.poll_again = False
+                self._poll_once()
+            finally:
+                self._running.release()
+            if not self.poll_again:
+                return
+
+    def _poll_once(self) -> None:
         try:
             result = run_once(self.source, self.store, self.settings, datetime.now(UTC), self.mailer, stop=self.stop)
             self.cycles += 1
@@ -162,8 +175,6 @@ class Worker:
         except Exception as exc:
             log.exception("cycle failed unexpectedly")
             self._failed(exc)
-        finally:
-            self._running.release()
 
     def _failed(self, exc: BaseException) -> None:
         """A permanent error (authentication refused, bad configuration, a database newer than the
@@ -229,10 +240,27 @@ class Worker:
             self.settings.schedule.summary_at,
             self.settings.campaign.timezone,
         )
+        idle = self._start_idle()
         stopped.wait(timeout=max_seconds)
         self.stop.set()
+        stopped.set()
+        if idle is not None:
+            idle.join(timeout=30)
         self.scheduler.shutdown(wait=True)
         log.info("worker stopped after %d cycle(s)", self.cycles)
+
+    def _start_idle(self) -> threading.Thread | None:
+        """Where the server offers IDLE, new mail is polled for as soon as it is announced (the
+        interval poll goes on as well, and takes over whenever IDLE is not there)."""
+        from intake.sources.imap import ImapSource
+
+        if not isinstance(self.source, ImapSource):
+            return None
+        thread = threading.Thread(
+            target=self.source.watch, args=(self._stopped, self.poll_job), name="imap-idle", daemon=True
+        )
+        thread.start()
+        return thread
 
     def next_fire_times(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}

@@ -703,3 +703,54 @@ def test_the_worker_keeps_trying_an_unavailable_server_and_says_so(tmp_path: Pat
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=60) == 0
+
+
+def test_idle_wakes_the_worker_for_new_mail(tmp_path: Path, dovecot: Dovecot, smtp) -> None:  # type: ignore[no-untyped-def]
+    """With a 60-minute interval, only IDLE can bring a message appended after the first poll to
+    its receipt while the test waits."""
+    import queue
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    from intake.samples import Person, Submission, build_message
+
+    handler, smtp_port = smtp
+    cfg = embedded_config(
+        tmp_path,
+        mailbox=dovecot.mailbox_settings(password_env="OPS_IMAP_PW"),
+        smtp={"host": "127.0.0.1", "port": smtp_port, "security": "none", "username": ""},
+        schedule={"poll_minutes": 60},
+        campaign={"deadline": "2030-04-30T23:59:59+08:00"},
+    )
+    cfg.write_text(cfg.read_text().replace(f'outbox = "{tmp_path / "outbox"}"\n', ""))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "intake.cli", "run", "--config", str(cfg)],
+        cwd=tmp_path,
+        env=cli_env(OPS_IMAP_PW=dovecot.password),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in worker.stderr], daemon=True).start()  # type: ignore[union-attr]
+
+    def wait_for(text: str) -> str:
+        seen = ""
+        while text not in seen:
+            seen += lines.get(timeout=120)
+        return seen
+
+    try:
+        wait_for("IDLE: waiting for new mail")
+        sub = Submission("北京市", "fgdj-bj@aic.example.cn", people=[Person("张伟", "男", "北京市市场监督管理局")])
+        dovecot.append([build_message(sub, random.Random(2))])
+        wait_for("fetched 1, new 1")
+        deadline = time.monotonic() + 60
+        while not handler.received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(handler.received) == 1  # the receipt, from a poll that IDLE started
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0

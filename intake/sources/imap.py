@@ -12,6 +12,8 @@ import imaplib
 import logging
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,6 +30,9 @@ from intake.sources.base import FetchedMessage
 log = logging.getLogger(__name__)
 
 _NETWORK_ERRORS = (OSError, socket.timeout, imaplib.IMAP4.abort, ssl.SSLError)
+
+
+IDLE_RENEW_SECONDS = 25 * 60  # servers may drop an IDLE after 30 minutes (RFC 2177)
 
 
 class ImapSource:
@@ -96,6 +101,56 @@ class ImapSource:
             yield ImapSession(client, int(info.get(b"UIDVALIDITY", 0)), self.settings.batch_size)
         finally:
             _quietly_close(client)
+
+    def watch(self, stopped: threading.Event, on_change: Callable[[], None]) -> bool:
+        """Wait in IDLE (RFC 2177) on a connection of its own and call ``on_change`` whenever the
+        server says the folder changed, until ``stopped``. IDLE is issued again before the
+        server's 30-minute limit; on any trouble it reconnects after a pause (the interval poll
+        goes on meanwhile). Returns False at once when the server does not offer IDLE."""
+        s = self.settings
+        pause = 5.0
+        while not stopped.is_set():
+            try:
+                client = self.open_client()
+            except MailboxError as exc:
+                log.warning("IDLE: %s; polling on the interval meanwhile, trying again in %.0f s", exc, pause)
+                stopped.wait(pause)
+                pause = min(pause * 2, 300)
+                continue
+            try:
+                if not client.has_capability("IDLE"):
+                    log.info("IDLE: not offered by %s; polling on the interval", s.host)
+                    return False
+                client.select_folder(s.folder, readonly=True)
+                log.info("IDLE: waiting for new mail in %s", s.folder)
+                pause = 5.0
+                while not stopped.is_set():
+                    if self._idle_once(client, stopped):
+                        on_change()
+            except (IMAPClientError, *_NETWORK_ERRORS) as exc:
+                log.warning("IDLE: %s; polling on the interval, trying IDLE again in %.0f s", _reason(exc), pause)
+                stopped.wait(pause)
+                pause = min(pause * 2, 300)
+            finally:
+                _quietly_close(client)
+        return True
+
+    @staticmethod
+    def _idle_once(client: IMAPClient, stopped: threading.Event) -> bool:
+        """One IDLE, ended by a change (True), the renewal time, or a stop (False)."""
+        client.idle()
+        started = time.monotonic()
+        changed = False
+        try:
+            while not stopped.is_set() and time.monotonic() - started < IDLE_RENEW_SECONDS:
+                for response in client.idle_check(timeout=1):
+                    if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
+                        changed = True
+                if changed:
+                    break
+        finally:
+            client.idle_done()
+        return changed
 
     @contextmanager
     def client(self) -> Iterator[IMAPClient]:
