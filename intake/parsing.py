@@ -239,6 +239,7 @@ def _serve(conn: Connection) -> None:
 
     def end(_signum: int, _frame: object) -> None:
         legacy.kill_running()
+        legacy.shutdown()
         os._exit(1)
 
     _die_with_parent()
@@ -248,8 +249,10 @@ def _serve(conn: Connection) -> None:
         try:
             job = conn.recv()
         except (EOFError, OSError):
+            legacy.shutdown()
             return
         if job is None:
+            legacy.shutdown()
             return
         outcome = parse_file(*job)
         try:

@@ -58,3 +58,103 @@ def test_the_same_bytes_are_converted_once(tmp_path: Path) -> None:
     names = [n["name"] for n in json.loads(run_intake("export", config=cfg, cwd=tmp_path).stdout)["nominees"]]
     assert names == ["李四", "李四"], names
     assert len([p for p in cache.rglob("*") if p.is_file()]) == 1
+
+
+def _alive(fragment: str) -> list[int]:
+    """Processes (not zombies) whose command line holds ``fragment``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if fragment in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _warm_or_skip():  # type: ignore[no-untyped-def]
+    from parsers.legacy import WarmOffice
+
+    require(WarmOffice.possible(), "LibreOffice with python3-uno (Debian's /usr/bin/python3) is not installed")
+    return WarmOffice
+
+
+def test_a_hung_conversion_is_killed_and_the_next_one_works(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    import pytest
+
+    from parsers.legacy import ConversionError
+
+    warm_office = _warm_or_skip()
+    doc = _word97([Person("王晓明", "男", "杭州市市场监督管理局科长")])
+    src = tmp_path / "in.doc"
+    src.write_bytes(doc)
+    office = warm_office()
+    try:
+        office.convert(src, tmp_path / "a.docx", "doc", "docx", 60)
+        assert (tmp_path / "a.docx").read_bytes()[:2] == b"PK"
+        first = office.office_pid
+        assert first is not None
+        os.kill(first, signal.SIGSTOP)  # LibreOffice hangs: it will never answer
+        with pytest.raises(ConversionError, match="超时"):
+            office.convert(src, tmp_path / "b.docx", "doc", "docx", 3)
+        assert first not in _alive("soffice")  # killed with its whole group
+        office.convert(src, tmp_path / "c.docx", "doc", "docx", 60)  # a new one, and it works
+        assert (tmp_path / "c.docx").read_bytes()[:2] == b"PK" and office.starts == 2
+    finally:
+        office.stop()
+
+
+def test_a_warm_office_is_recycled_after_n_conversions(tmp_path: Path) -> None:
+    warm_office = _warm_or_skip()
+    src = tmp_path / "in.doc"
+    src.write_bytes(_word97([Person("王晓明", "男", "杭州市市场监督管理局科长")]))
+    office = warm_office(recycle_after=2)
+    try:
+        pids = []
+        for i in range(3):
+            office.convert(src, tmp_path / f"{i}.docx", "doc", "docx", 60)
+            pids.append(office.office_pid)
+        assert pids[0] == pids[1] != pids[2] and office.starts == 2
+    finally:
+        office.stop()
+
+
+def test_no_libreoffice_outlives_the_process_that_started_it(tmp_path: Path) -> None:
+    """A process converting with its warm LibreOffice is killed with SIGKILL (no chance to tidy):
+    its server and LibreOffice go with it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    _warm_or_skip()
+    (tmp_path / "in.doc").write_bytes(_word97([Person("王晓明", "男", "杭州市市场监督管理局科长")]))
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from parsers import legacy\n"
+        f"legacy.convert(Path({str(tmp_path / 'in.doc')!r}).read_bytes(), 'doc', 'docx')\n"
+        "print(legacy._WARM.profile, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    profile = proc.stdout.readline().strip()  # type: ignore[union-attr]
+    assert profile and _alive(profile), "the warm LibreOffice should be running"
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while _alive(profile) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(profile)
