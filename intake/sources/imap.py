@@ -35,6 +35,11 @@ _NETWORK_ERRORS = (OSError, socket.timeout, imaplib.IMAP4.abort, ssl.SSLError)
 IDLE_RENEW_SECONDS = 25 * 60  # servers may drop an IDLE after 30 minutes (RFC 2177)
 
 
+def _announces_mail(responses: list[tuple[object, ...]]) -> bool:
+    """Whether untagged responses tell of new mail (``* n EXISTS`` / ``* n RECENT``)."""
+    return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+
 class ImapSource:
     numeric_uids = True
 
@@ -125,8 +130,11 @@ class ImapSource:
                 log.info("IDLE: waiting for new mail in %s", s.folder)
                 pause = 5.0
                 while not stopped.is_set():
-                    if self._idle_once(client, stopped):
+                    changed = self._idle_once(client, stopped)
+                    while changed and not stopped.is_set():
                         on_change()
+                        # Mail that came while the poll ran is announced to the next command.
+                        changed = _announces_mail(client.noop()[1])
             except (IMAPClientError, *_NETWORK_ERRORS) as exc:
                 log.warning("IDLE: %s; polling on the interval, trying IDLE again in %.0f s", _reason(exc), pause)
                 stopped.wait(pause)
@@ -142,15 +150,11 @@ class ImapSource:
         started = time.monotonic()
         changed = False
         try:
-            while not stopped.is_set() and time.monotonic() - started < IDLE_RENEW_SECONDS:
-                for response in client.idle_check(timeout=1):
-                    if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
-                        changed = True
-                if changed:
-                    break
+            while not changed and not stopped.is_set() and time.monotonic() - started < IDLE_RENEW_SECONDS:
+                changed = _announces_mail(client.idle_check(timeout=1))
         finally:
-            client.idle_done()
-        return changed
+            _text, responses = client.idle_done()
+        return changed or _announces_mail(responses)
 
     @contextmanager
     def client(self) -> Iterator[IMAPClient]:
