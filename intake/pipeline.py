@@ -31,7 +31,7 @@ from parsers import legacy
 from parsers.archives import ArchiveLimits
 from parsers.documents import Reading, ReadLimits
 from parsers.mime import ParsedMessage, top_headers
-from parsers.wordcount import count_words
+from parsers.wordcount import WordCount, count_words
 from store.repo import MAX_ATTEMPTS, Attachment, Correction, Flag, Message, Nominee, Repo, Store
 
 log = logging.getLogger(__name__)
@@ -475,7 +475,7 @@ def _apply(
                 "has_form": d.has_form,
                 "parsed": {"kind": d.kind, "name": d.name[:200], "rank": d.rank},
             }
-            wc = count_words(d.narrative_text) if d.narrative_text else None
+            wc = _words(d.narrative_text, d.narrative)
             nominee.narrative_chars = wc.words if wc else None
             nominee.narrative_chars_nospace = wc.chars_nospace if wc else None
             if nominee.id in corrections:
@@ -507,6 +507,15 @@ def _apply(
             _flag(repo, message, "attachment_unreadable", f"{r.filename}：{r.detail}")
         elif r.status == "scan_only":
             _flag(repo, message, "scan_only", f"{r.filename}：{r.detail}")
+
+
+def _words(text: str, reading: Reading | None) -> WordCount | None:
+    """The narrative's count, as the reader already made it when the text is the whole file's."""
+    if not text:
+        return None
+    if reading is not None and reading.words is not None and text == (reading.narrative_text or reading.text):
+        return reading.words
+    return count_words(text)
 
 
 def _compact(name: str) -> str:
