@@ -11,6 +11,7 @@ from email.message import Message
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
+from intake.actions import REVIEW_STATES
 from intake.messages import deadline_phrase, labels, render_template
 from intake.overrides import flag_key
 from intake.report import display_name, local, problem_entry
@@ -40,10 +41,7 @@ class ProvinceRow:
 
     @property
     def review_line(self) -> str:
-        """通过3 备选1 待审2: the states that have anyone in them, in the order of the review."""
-        from intake.actions import REVIEW_SHORT
-
-        return " ".join(f"{label}{self.reviews[s]}" for s, label in REVIEW_SHORT.items() if self.reviews.get(s))
+        return review_line(self.reviews)
 
     @property
     def standing(self) -> str:
@@ -57,6 +55,13 @@ class ProvinceRow:
             elif got < quota:
                 parts.append(f"{label}缺{quota - got}")
         return "，".join(parts) or "齐"
+
+
+def review_line(counts: dict[str, int]) -> str:
+    """通过3 备选1 待审2: the review states that have anyone in them, in the order of the review."""
+    from intake.actions import REVIEW_SHORT
+
+    return " ".join(f"{label}{counts[s]}" for s, label in REVIEW_SHORT.items() if counts.get(s))
 
 
 @dataclass
@@ -400,7 +405,7 @@ def write_workbook(summary: Summary) -> bytes:
             "新到邮件",
         ],
         rows,
-        [16, 9, 9, 9, 9, 16, 6, 8, 14, 17, 9, 9, 9],
+        [16, 9, 9, 9, 9, 16, 6, 8, 16, 17, 9, 9, 9],
         problem_col=None,
     )
     for i, r in enumerate(summary.rows, start=3):
@@ -417,7 +422,7 @@ def write_workbook(summary: Summary) -> bytes:
             deadline_phrase(summary.days_left),
             "",
             sum(r.problems for r in summary.rows),
-            summary.review_totals,
+            review_line({s: sum(r.reviews.get(s, 0) for r in summary.rows) for s in REVIEW_STATES}),
             "",
             sum(r.receipts_sent for r in summary.rows),
             sum(r.receipts_failed for r in summary.rows),
