@@ -149,7 +149,7 @@ SOFFICE_BIN = "/usr/lib/libreoffice/program/soffice.bin"
 SERVER = Path(__file__).resolve().with_name("office_server.py")
 RECYCLE_AFTER = 200  # conversions before a warm LibreOffice is replaced (its memory grows)
 START_TIMEOUT = 90.0
-FILTERS = {"docx": "MS Word 2007 XML", "xlsx": "Calc MS Excel 2007 XML"}
+FILTERS = {"docx": "MS Word 2007 XML", "xlsx": "Calc MS Excel 2007 XML", "doc": "MS Word 97", "xls": "MS Excel 97"}
 SHEET_SOURCES = {"xls", "xlsx", "et"}
 
 
@@ -178,9 +178,10 @@ class WarmOffice:
         return Path(SYSTEM_PYTHON).exists() and Path(SOFFICE_BIN).exists() and _uno_importable()
 
     def convert(self, src: Path, out: Path, source_ext: str, target: str, timeout: float) -> None:
-        filter_name = FILTERS.get(target) or (
-            "calc_pdf_Export" if source_ext in SHEET_SOURCES else "writer_pdf_Export" if target == "pdf" else None
-        )
+        if target == "pdf":
+            filter_name: str | None = "calc_pdf_Export" if source_ext in SHEET_SOURCES else "writer_pdf_Export"
+        else:
+            filter_name = FILTERS.get(target)
         if filter_name is None or source_ext == "html":
             raise _Unavailable(f"no warm filter for {source_ext} → {target}")
         with self._lock:

@@ -568,13 +568,15 @@ def test_text_pdf_forms_give_names_kinds_and_ranks() -> None:
     assert narrative.role == "narrative" and narrative.records == []
 
 
-def test_conversion_time_out_ends_every_libreoffice_process() -> None:
-    """A conversion past its time-out ends the whole LibreOffice process tree, not only the script."""
+def test_conversion_time_out_ends_every_libreoffice_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-shot conversion past its time-out ends the whole LibreOffice process tree, not only the
+    script (the warm LibreOffice's own time-out: tests/test_conversions.py)."""
     import subprocess
 
     _office()
     from parsers.legacy import ConversionError, convert
 
+    monkeypatch.setenv("INTAKE_OFFICE_ONESHOT", "1")
     with pytest.raises(ConversionError, match="转换超时"):
         convert(several_in_one_file(), "docx", "doc", timeout=0.3)
     left = subprocess.run(["pgrep", "-f", "intake-convert-"], capture_output=True, text=True)
