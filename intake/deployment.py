@@ -421,17 +421,34 @@ def _check_office(out: Checklist) -> None:
         out.warn("CJK font", "none: previews and converted files show empty boxes (apt install fonts-noto-cjk)")
 
 
-def _check_store(settings: Settings, out: Checklist) -> None:
-    from sqlalchemy import create_engine
+def _database_failure(url: str) -> str | None:
+    """Why the database cannot be reached, or None."""
+    from intake.status import safe_url
+    from store.db import make_engine
 
-    from store.db import HEAD, current_revision, known_revisions
+    try:
+        engine = make_engine(url)  # with a connect timeout
+        try:
+            with engine.connect():
+                return None
+        finally:
+            engine.dispose()
+    except Exception as exc:  # the driver's own errors: what it says is the point
+        return f"{safe_url(url)}: {str(exc).splitlines()[0][:200]}"
+
+
+def _check_store(settings: Settings, out: Checklist) -> None:
+    from store.db import HEAD, current_revision, known_revisions, make_engine
 
     url = settings.database.url
     path = url.split(":///", 1)[1] if url.startswith("sqlite") and ":///" in url else None
+    revision: str | None = None
     if path and not Path(path).exists():
         out.ok("database", f"{path} not created yet: made on the first poll")
+    elif (failure := _database_failure(url)) is not None:
+        out.fail("database", failure)
     else:
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        engine = make_engine(url)
         try:
             revision = current_revision(engine)
         finally:
