@@ -374,3 +374,33 @@ def test_review_states_on_record_counted_and_kept(deployment, tmp_path: Path) ->
     page = client.get(f"/nominees/{zj}").text
     assert "已撤回" in page and "本人申请撤回" in page
     assert client.get("/nominees?state=withdrawn").text.count(f'href="/nominees/{zj}"') == 1
+
+
+def test_a_failed_receipt_is_acknowledged_in_the_outbox(deployment) -> None:  # type: ignore[no-untyped-def]
+    """What `intake status` reports as failed until a person has seen it: acknowledged from the
+    outbox page with a note, by a reviewer only, and on record."""
+    from intake.status import read_status
+
+    _cfg, settings, store = deployment
+    with store.session() as repo:
+        [receipt] = repo.receipts_in(["sent"])[:1]
+        receipt.state, receipt.last_error = "failed", "550 5.1.1 收件人不存在"
+        rid = receipt.id
+    assert any(f"receipt {rid}" in u for u in read_status(store, settings, datetime.now(UTC)).unacknowledged)
+    app = create_app(settings, store)
+    viewer = TestClient(app)
+    vtoken = _login(viewer, "viewer")
+    assert "已知悉" not in viewer.get("/outbox").text  # the button is not offered to a viewer
+    refused = viewer.post(f"/failures/receipt/{rid}", data={"note": "x", "csrf": vtoken}, follow_redirects=False)
+    assert refused.status_code == 403
+    reviewer = TestClient(app)
+    token = _login(reviewer, "reviewer")
+    page = reviewer.get("/outbox").text
+    assert "550 5.1.1 收件人不存在" in page and f'action="/failures/receipt/{rid}"' in page
+    forged = reviewer.post(f"/failures/receipt/{rid}", data={"note": "已电话告知", "csrf": "x"}, follow_redirects=False)
+    assert forged.status_code == 403
+    done = reviewer.post(f"/failures/receipt/{rid}", data={"note": "已电话告知", "csrf": token}, follow_redirects=False)
+    assert done.status_code == 303
+    assert "（已知悉）" in reviewer.get("/outbox").text
+    assert not read_status(store, settings, datetime.now(UTC)).unacknowledged
+    assert "已电话告知" in reviewer.get("/audit").text
