@@ -70,6 +70,30 @@ def append_all(d: Dovecot, messages: list[bytes], folder: str) -> None:
     c.logout()
 
 
+def bench_config(work: Path, d: Dovecot, name: str, folder: str, **extra: object) -> Path:
+    """A deployment named ``name`` under ``work`` reading ``folder`` of the bench's Dovecot, its
+    receipts written to a folder, no per-sender cap; ``extra`` sections replace the defaults."""
+    return write_config(
+        work / f"{name}.toml",
+        {
+            "database": {"url": f"sqlite:///{work / name}.db"},
+            "archive": {"path": str(work / name / "archive")},
+            "mailbox": {
+                "host": "127.0.0.1",
+                "port": d.port,
+                "security": "none",
+                "username": d.user,
+                "password_env": "BENCH_IMAP_PW",
+                "folder": folder,
+                "batch_size": 100,
+            },
+            "smtp": {"outbox": str(work / name / "outbox")},
+            "receipts": {"per_sender_per_hour": 100000},
+            **extra,  # type: ignore[dict-item]
+        },
+    )
+
+
 def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
     """Wall seconds and peak RSS (MiB) of a child process and everything it waited for."""
     script = (
@@ -506,25 +530,7 @@ def legacy_figures(work: Path, n: int) -> dict[str, float]:
         log(f"appended {len(msgs)} submissions, {len(msgs) // 10} with a Word 97 form")
 
         def config(name: str, folder: str, **extra: object) -> Path:
-            return write_config(
-                work / f"{name}.toml",
-                {
-                    "database": {"url": f"sqlite:///{work / name}.db"},
-                    "archive": {"path": str(work / name / "archive")},
-                    "mailbox": {
-                        "host": "127.0.0.1",
-                        "port": d.port,
-                        "security": "none",
-                        "username": d.user,
-                        "password_env": "BENCH_IMAP_PW",
-                        "folder": folder,
-                        "batch_size": 100,
-                    },
-                    "smtp": {"outbox": str(work / name / "outbox")},
-                    "receipts": {"per_sender_per_hour": 100000},
-                    **extra,  # type: ignore[dict-item]
-                },
-            )
+            return bench_config(work, d, name, folder, **extra)
 
         cfg = config("legacy", "Legacy")
         wall, peak, done = run_child([sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg)], env)
@@ -681,24 +687,7 @@ def main() -> int:
         log(f"appended to Dovecot in {time.perf_counter() - t:.0f} s")
 
         def config(name: str, folder: str) -> Path:
-            return write_config(
-                work / f"{name}.toml",
-                {
-                    "database": {"url": f"sqlite:///{work / name}.db"},
-                    "archive": {"path": str(work / f"{name}-archive")},
-                    "mailbox": {
-                        "host": "127.0.0.1",
-                        "port": d.port,
-                        "security": "none",
-                        "username": d.user,
-                        "password_env": "BENCH_IMAP_PW",
-                        "folder": folder,
-                        "batch_size": 100,
-                    },
-                    "smtp": {"outbox": str(work / f"{name}-outbox")},
-                    "receipts": {"per_sender_per_hour": 100000},
-                },
-            )
+            return bench_config(work, d, name, folder)
 
         cfg = config("pipeline", "INBOX")
         wall, peak, done = run_child([sys.executable, "-m", "intake.cli", "poll", "--config", str(cfg)], env)

@@ -84,6 +84,15 @@ def write_config(path: Path, sections: dict[str, Any]) -> Path:
     return path
 
 
+def deliver(inbox: Path, messages: dict[str, bytes]) -> Path:
+    """Messages dropped into a Maildir's ``new`` (the folder made when missing), as a server would."""
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    for name, raw in messages.items():
+        (inbox / "new" / name).write_bytes(raw)
+    return inbox
+
+
 def embedded_config(tmp_path: Path, **sections: Any) -> Path:
     """A deployment with no server at all (SQLite, a Maildir inbox, receipts as .eml files in an
     outbox folder) under ``tmp_path``, with ``sections`` laid over it."""

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from intake.samples import Person, Submission, build_message, individual_form, person_name
-from tests.conftest import cli_env, embedded_config, run_intake
+from tests.conftest import cli_env, deliver, embedded_config, run_intake
 
 SENDER = "fgdj-zj@aic.example.cn"  # 浙江省's registered address in the shipped campaign
 MIB = 1024 * 1024
@@ -289,10 +289,7 @@ def test_a_parse_past_its_time_is_stopped_retried_then_set_aside(tmp_path: Path)
     m = _mail("浙江省推荐材料")
     word97 = convert(_form(), "docx", "doc")
     m.add_attachment(word97, maintype="application", subtype="msword", filename="推荐表.doc")
-    inbox = tmp_path / "inbox"
-    for sub in ("new", "cur", "tmp"):
-        (inbox / sub).mkdir(parents=True, exist_ok=True)
-    (inbox / "new" / "1.eml").write_bytes(bytes(m))
+    deliver(tmp_path / "inbox", {"1.eml": bytes(m)})
     states = []
     for _ in range(4):
         assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0

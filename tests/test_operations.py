@@ -24,8 +24,22 @@ from intake.errors import (
 from intake.settings import load_settings
 from store.locks import worker_lock
 from store.repo import Store
-from tests.conftest import cli_env, embedded_config, run_intake
+from tests.conftest import cli_env, deliver, embedded_config, run_intake
 from tests.servers import Dovecot, free_port
+
+
+def _imap_at(port: int) -> dict[str, object]:
+    """An IMAP mailbox on a loopback port (nothing there, or a server that never speaks), with
+    a 2-second timeout; its password in OPS_IMAP_PW."""
+    return {
+        "source": "imap",
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "username": "office",
+        "password_env": "OPS_IMAP_PW",
+        "timeout_seconds": 2,
+    }
 
 
 def test_usage_errors_exit_64(tmp_path: Path) -> None:
@@ -70,15 +84,7 @@ def test_no_imap_server_exits_69(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     cfg = embedded_config(
         tmp_path,
-        mailbox={
-            "source": "imap",
-            "host": "127.0.0.1",
-            "port": port,
-            "security": "none",
-            "username": "office",
-            "password_env": "OPS_IMAP_PW",
-            "timeout_seconds": 2,
-        },
+        mailbox=_imap_at(port),
     )
     done = run_intake("poll", config=cfg, cwd=tmp_path, env=cli_env(OPS_IMAP_PW="x"))
     assert done.returncode == EX_UNAVAILABLE and "cannot reach IMAP server" in done.stderr, done.stderr
@@ -136,15 +142,7 @@ def test_a_silent_imap_server_fails_the_poll_within_its_timeout(tmp_path: Path, 
 
     cfg = embedded_config(
         tmp_path,
-        mailbox={
-            "source": "imap",
-            "host": "127.0.0.1",
-            "port": silent_server,
-            "security": "none",
-            "username": "office",
-            "password_env": "OPS_IMAP_PW",
-            "timeout_seconds": 2,
-        },
+        mailbox=_imap_at(silent_server),
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPS_IMAP_PW", "x")
@@ -208,12 +206,8 @@ def test_status_for_a_probe(tmp_path: Path) -> None:
     first = run_intake("status", config=cfg, cwd=tmp_path)
     assert first.returncode == 1 and "last good poll:    never" in first.stdout, first.stdout
     assert "STALE" in first.stdout and "intake.db" in first.stdout and str(tmp_path / "archive") in first.stdout
-    inbox = tmp_path / "inbox"
-    for sub in ("new", "cur", "tmp"):
-        (inbox / sub).mkdir(parents=True, exist_ok=True)
-    rng = random.Random(2)
     sub = Submission("北京市", "fgdj-bj@aic.example.cn", people=[Person("张伟", "男", "北京市市场监督管理局")])
-    (inbox / "new" / "1.eml").write_bytes(build_message(sub, rng))
+    deliver(tmp_path / "inbox", {"1.eml": build_message(sub, random.Random(2))})
     assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
     healthy = run_intake("status", config=cfg, cwd=tmp_path)
     assert healthy.returncode == 0 and "status: ok" in healthy.stdout, healthy.stdout
@@ -401,10 +395,7 @@ def test_the_wheel_carries_its_defaults_and_templates(tmp_path: Path) -> None:
         ("checkout", [sys.executable, "-m", "intake.cli"]),
     ):
         home = tmp_path / name
-        for sub in ("new", "cur", "tmp"):
-            (home / "var" / "mail" / "inbox" / sub).mkdir(parents=True)
-        for i, raw in enumerate(mail):
-            (home / "var" / "mail" / "inbox" / "new" / f"{i}.eml").write_bytes(raw)
+        deliver(home / "var" / "mail" / "inbox", {f"{i}.eml": raw for i, raw in enumerate(mail)})
         run_env = env if name == "wheel" else cli_env()
         for args in (["poll"], ["summary"], ["export", "--format", "json"]):
             done = subprocess.run([*command, *args], cwd=home, env=run_env, capture_output=True, text=True)
@@ -439,13 +430,12 @@ def test_backup_while_the_worker_runs_and_restore_elsewhere(tmp_path: Path, db_u
         database={"url": db_url},
         schedule={"poll_minutes": 60},
     )
-    inbox = source / "inbox"
-    for sub in ("new", "cur", "tmp"):
-        (inbox / sub).mkdir(parents=True, exist_ok=True)
     rng = random.Random(9)
+    mail = {}
     for code, name, who in (("bj", "北京市", "张伟"), ("zj", "浙江省", "周杰"), ("sc", "四川省", "李娜")):
         sub = Submission(name, f"fgdj-{code}@aic.example.cn", people=[Person(who, "男", f"{name}市场监督管理局")])
-        (inbox / "new" / f"{code}.eml").write_bytes(build_message(sub, rng))
+        mail[f"{code}.eml"] = build_message(sub, rng)
+    deliver(source / "inbox", mail)
     assert run_intake("poll", config=cfg, cwd=source).returncode == 0
     before = json.loads(run_intake("export", config=cfg, cwd=source).stdout)
     first = before["nominees"][0]["id"]
@@ -502,10 +492,7 @@ def test_backup_while_the_worker_runs_and_restore_elsewhere(tmp_path: Path, db_u
         assert again.returncode == EX_USAGE and "empty deployment" in again.stderr
         # The next message gets a new id, after the restored ones.
         sub = Submission("河北省", "fgdj-he@aic.example.cn", people=[Person("王芳", "女", "河北省市场监督管理局")])
-        (target / "inbox" / "new").mkdir(parents=True, exist_ok=True)
-        for d in ("cur", "tmp"):
-            (target / "inbox" / d).mkdir(exist_ok=True)
-        (target / "inbox" / "new" / "he.eml").write_bytes(build_message(sub, rng))
+        deliver(target / "inbox", {"he.eml": build_message(sub, rng)})
         assert run_intake("poll", config=cfg_b, cwd=target).returncode == 0
         latest = json.loads(run_intake("export", config=cfg_b, cwd=target).stdout)
         assert max(m["id"] for m in latest["messages"]) == max(m["id"] for m in before["messages"]) + 1
@@ -673,15 +660,7 @@ def test_the_worker_keeps_trying_an_unavailable_server_and_says_so(tmp_path: Pat
 
     cfg = embedded_config(
         tmp_path,
-        mailbox={
-            "source": "imap",
-            "host": "127.0.0.1",
-            "port": free_port(),
-            "security": "none",
-            "username": "office",
-            "password_env": "OPS_IMAP_PW",
-            "timeout_seconds": 2,
-        },
+        mailbox=_imap_at(free_port()),
         schedule={"poll_minutes": 60},
     )
     worker = subprocess.Popen(
