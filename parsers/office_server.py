@@ -35,20 +35,18 @@ def _die_with_parent() -> None:
         pass
 
 
-def _connect(pipe: str, deadline: float):  # type: ignore[no-untyped-def]
+def _connect(pipe: str):  # type: ignore[no-untyped-def]
+    """The office's Desktop, or None while it is not yet listening."""
     import uno
     from com.sun.star.connection import NoConnectException
 
     local = uno.getComponentContext()
     resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
-    while True:
-        try:
-            ctx = resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
-            return ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
-        except NoConnectException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    try:
+        ctx = resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
+    except NoConnectException:
+        return None
+    return ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
 
 
 def _props(**values):  # type: ignore[no-untyped-def]
@@ -85,20 +83,37 @@ def main() -> int:
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent
         )
 
+    if not os.path.isdir(os.path.join(profile, "user")):
+        # A new profile made on its own first: soffice.bin would otherwise make it, exit with 81
+        # and be started again, which takes a second longer than this does.
+        try:
+            subprocess.run(
+                [*command[:-1], "--terminate_after_init"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired:
+            pass  # made on the way, below
     office = start()
     deadline = time.monotonic() + 60
     desktop = None
+    why = "no answer"
     while desktop is None:
-        # A new profile: soffice.bin makes it and exits with 81 ("restart"), as oosplash knows.
-        if office.poll() == RESTART:
+        code = office.poll()
+        if code == RESTART:  # the profile was made now after all ("restart", as oosplash knows)
             office = start()
+        elif code is not None or time.monotonic() > deadline:
+            print(json.dumps({"error": f"LibreOffice did not start (exit status {code}): {why}"}), flush=True)
+            office.kill()
+            return 1
         try:
-            desktop = _connect(pipe, min(deadline, time.monotonic() + 1))
-        except Exception as exc:
-            if time.monotonic() > deadline or (office.poll() not in (None, RESTART)):
-                print(json.dumps({"error": f"LibreOffice did not start: {exc}"}), flush=True)
-                office.kill()
-                return 1
+            desktop = _connect(pipe)
+        except Exception as exc:  # up, but not ready to answer yet
+            why = f"{type(exc).__name__}: {exc}"[:300]
+        if desktop is None:
+            time.sleep(0.05)
     print(json.dumps({"ready": True, "pid": office.pid}), flush=True)
     for line in sys.stdin:
         try:
