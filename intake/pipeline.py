@@ -176,19 +176,24 @@ def _fetch_all(source: MailSource, store: Store, settings: Settings, result: Run
         with progress("fetching", len(uids)) as bar:
             for fetched in session.fetch(uids):
                 result.fetched += 1
-                _record(repo, store, mailbox, uidvalidity, fetched, result)
-                if source.numeric_uids:
-                    repo.advance_watermark(mailbox, uidvalidity, int(fetched.uid))
-                    repo.commit()
+                watermark = int(fetched.uid) if source.numeric_uids else None
+                _record(repo, store, mailbox, uidvalidity, fetched, result, watermark)
                 bar.advance()
                 if stop:
                     break
 
 
 def _record(
-    repo: Repo, store: Store, mailbox: str, uidvalidity: int, fetched: FetchedMessage, result: RunResult
+    repo: Repo,
+    store: Store,
+    mailbox: str,
+    uidvalidity: int,
+    fetched: FetchedMessage,
+    result: RunResult,
+    watermark: int | None,
 ) -> None:
-    # Archive first, durably; only then does the row that points at it commit.
+    # Archive first, durably; only then does the row that points at it commit (and the mailbox's
+    # watermark with it).
     digest = store.blobs.put(fetched.raw)
     message_id = _quick_message_id(fetched.raw)
     message, is_new = repo.record_message(
@@ -199,6 +204,7 @@ def _record(
         size=len(fetched.raw),
         message_id=message_id,
         internaldate=fetched.internaldate,
+        watermark=watermark,
     )
     if message is not None and is_new:
         result.new += 1

@@ -174,32 +174,39 @@ class Repo:
         size: int,
         message_id: str,
         internaldate: datetime | None,
+        watermark: int | None = None,
     ) -> tuple[Message | None, bool]:
-        """Record that a message was seen at a location; commit.
+        """Record that a message was seen at a location; commit (with the mailbox's watermark
+        moved up to ``watermark`` in the same transaction, when given).
 
         Returns ``(message, is_new)``. A message already known by its content from an earlier
         UIDVALIDITY of the same mailbox is linked to the new location, not recorded again.
         ``(None, False)`` when the location is already recorded (another worker, or a re-poll).
         """
         if self.location_exists(mailbox, uidvalidity, uid):
+            if watermark is not None:
+                self.advance_watermark(mailbox, uidvalidity, watermark)
+                self.s.commit()
             return None, False
-        # Same bytes seen in this mailbox under an older UIDVALIDITY and not yet linked to the
-        # current one: the mailbox was rebuilt, the message is the same.
-        linked_now = select(MessageLocation.message_pk).where(
-            MessageLocation.mailbox == mailbox, MessageLocation.uidvalidity == uidvalidity
-        )
-        previous = self.s.scalar(
-            select(Message)
-            .join(MessageLocation, MessageLocation.message_pk == Message.id)
-            .where(
-                Message.sha256 == sha256,
-                MessageLocation.mailbox == mailbox,
-                MessageLocation.uidvalidity != uidvalidity,
-                Message.id.not_in(linked_now),
+        previous = None
+        if self.s.scalar(select(Message.id).where(Message.sha256 == sha256).limit(1)) is not None:
+            # Same bytes seen in this mailbox under an older UIDVALIDITY and not yet linked to the
+            # current one: the mailbox was rebuilt, the message is the same.
+            linked_now = select(MessageLocation.message_pk).where(
+                MessageLocation.mailbox == mailbox, MessageLocation.uidvalidity == uidvalidity
             )
-            .order_by(Message.id)
-            .limit(1)
-        )
+            previous = self.s.scalar(
+                select(Message)
+                .join(MessageLocation, MessageLocation.message_pk == Message.id)
+                .where(
+                    Message.sha256 == sha256,
+                    MessageLocation.mailbox == mailbox,
+                    MessageLocation.uidvalidity != uidvalidity,
+                    Message.id.not_in(linked_now),
+                )
+                .order_by(Message.id)
+                .limit(1)
+            )
         is_new = previous is None
         message = previous
         if message is None:
@@ -215,10 +222,15 @@ class Repo:
             self.s.add(message)
             self.s.flush()
         self.s.add(MessageLocation(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, message_pk=message.id))
+        if watermark is not None:
+            self.advance_watermark(mailbox, uidvalidity, watermark)
         try:
             self.s.commit()
         except IntegrityError:
             self.s.rollback()
+            if watermark is not None:  # recorded by another worker: the watermark still moves on
+                self.advance_watermark(mailbox, uidvalidity, watermark)
+                self.s.commit()
             return None, False
         return message, is_new
 
