@@ -17,7 +17,7 @@ import os
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -122,7 +122,22 @@ class ParsePool:
     ) -> ParseOutcome:
         """Wait for ``task`` (running the others meanwhile); Interrupted when ``stop`` turns true.
         ``tick`` is called every slice while waiting (to renew the leases of messages in hand)."""
-        while task.outcome is None:
+        self.first_done([task], stop, tick)
+        assert task.outcome is not None
+        return task.outcome
+
+    def first_done(
+        self,
+        tasks: Sequence[ParseTask],
+        stop: Callable[[], bool] = lambda: False,
+        tick: Callable[[], None] | None = None,
+    ) -> ParseTask:
+        """The first of ``tasks`` (in their order) that is done, waiting for one if none is: a slow
+        message does not hold up the ones read after it. Interrupted when ``stop`` turns true."""
+        while True:
+            for task in tasks:
+                if task.outcome is not None:
+                    return task
             if stop():
                 raise Interrupted()
             if tick is not None:
@@ -135,7 +150,6 @@ class ParsePool:
                 if worker.conn in ready:
                     self._collect(worker)
             self._enforce_time_limit()
-        return task.outcome
 
     def close(self) -> None:
         for worker in self._idle + self._busy:

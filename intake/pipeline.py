@@ -244,7 +244,7 @@ def _process(
     label: str,
     due: frozenset[int] = frozenset(),
 ) -> None:
-    """Parse ``items`` (id, sha256, size) in a pool and record each in order, one commit each.
+    """Parse ``items`` (id, sha256, size) in a pool and record each as it is read, one commit each.
 
     With ``claim`` each message is first taken from 'new' (a new message, whose receipt is queued
     with it); without, it is parsed again where it stands and no receipt is queued.
@@ -286,12 +286,15 @@ def _process(
     with progress(label, len(items)) as bar, pool:
         fill()
         while window:
-            pk, task = window[0]
             try:
-                outcome = pool.result(task, lambda: bool(stop), renew)
+                # Recorded as each is read: one slow message (a LibreOffice starting, a big file)
+                # does not keep the others waiting.
+                task = pool.first_done([t for _, t in window], lambda: bool(stop), renew)
             except Interrupted:
                 break
-            window.popleft()
+            pk = next(p for p, t in window if t is task)
+            window.remove((pk, task))
+            outcome = task.outcome
             with store.session() as repo:
                 message = repo.message(pk)
                 if message is not None:
@@ -400,8 +403,11 @@ def _apply(
     settings: Settings,
     now: datetime,
 ) -> None:
-    repo.clear_parse_results(message)
-    repo.flush()
+    if message.processed_at is not None:
+        # Read before (reprocess, a retry after a stop): what that reading found goes first. A
+        # message never read has nothing to clear (every outcome sets processed_at).
+        repo.clear_parse_results(message)
+        repo.flush()
     message.message_id = parsed.message_id[:998] or message.message_id
     message.subject = parsed.subject
     message.from_addr = parsed.from_addr[:320]
