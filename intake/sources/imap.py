@@ -33,6 +33,11 @@ _NETWORK_ERRORS = (OSError, socket.timeout, imaplib.IMAP4.abort, ssl.SSLError)
 
 
 IDLE_RENEW_SECONDS = 25 * 60  # servers may drop an IDLE after 30 minutes (RFC 2177)
+# A server may miss mail that came between our last command and the start of an IDLE (Dovecot
+# then tells of it only at its next periodic check, 30 s or more later). Each IDLE is therefore
+# ended and followed by a NOOP after a while: 1 s after new mail, doubling up to 5 minutes.
+IDLE_FIRST_CHECK = 1.0
+IDLE_LONGEST_CHECK = 5 * 60.0
 
 
 def _announces_mail(responses: list[tuple[object, ...]]) -> bool:
@@ -129,8 +134,12 @@ class ImapSource:
                 client.select_folder(s.folder, readonly=True)
                 log.info("IDLE: waiting for new mail in %s", s.folder)
                 pause = 5.0
+                check = IDLE_FIRST_CHECK
                 while not stopped.is_set():
-                    changed = self._idle_once(client, stopped)
+                    changed = self._idle_once(client, stopped, check)
+                    if not changed and not stopped.is_set():
+                        changed = _announces_mail(client.noop()[1])  # what the IDLE may have missed
+                    check = IDLE_FIRST_CHECK if changed else min(check * 2, IDLE_LONGEST_CHECK)
                     while changed and not stopped.is_set():
                         on_change()
                         # Mail that came while the poll ran is announced to the next command.
@@ -144,13 +153,14 @@ class ImapSource:
         return True
 
     @staticmethod
-    def _idle_once(client: IMAPClient, stopped: threading.Event) -> bool:
-        """One IDLE, ended by a change (True), the renewal time, or a stop (False)."""
+    def _idle_once(client: IMAPClient, stopped: threading.Event, longest: float = IDLE_RENEW_SECONDS) -> bool:
+        """One IDLE, ended by a change (True), ``longest`` seconds, or a stop (False)."""
         client.idle()
         started = time.monotonic()
+        longest = min(longest, IDLE_RENEW_SECONDS)
         changed = False
         try:
-            while not changed and not stopped.is_set() and time.monotonic() - started < IDLE_RENEW_SECONDS:
+            while not changed and not stopped.is_set() and time.monotonic() - started < longest:
                 changed = _announces_mail(client.idle_check(timeout=1))
         finally:
             _text, responses = client.idle_done()
