@@ -541,40 +541,49 @@ def _nothing_recognised_detail(readings: list[Reading]) -> str:
 
 
 def _store_attachments(repo: Repo, store: Store, message: Message, readings: list[Reading]) -> dict[int, int]:
+    """One row per file, numbered in reading order (a file, then what was inside it); rows are
+    written a level at a time, so a message without archives takes one flush."""
     ids: dict[int, int] = {}
-    position = 0
+    positions: dict[int, int] = {}
 
-    def save(r: Reading, parent: int | None) -> None:
-        nonlocal position
-        digest = r.sha256 or store.blobs.put(r.payload)
-        att = Attachment(
-            message_pk=message.id,
-            parent_id=parent,
-            position=position,
-            filename=r.filename[:1000],
-            content_type=r.content_type[:255],
-            sha256=digest,
-            size=r.size or len(r.payload),
-            type=r.type,
-            role=r.role,
-            status=r.status,
-            detail=r.detail[:4000],
-            info={
-                "records": len(r.records),
-                "words": r.words.words if r.words else None,
-                "chars_nospace": r.words.chars_nospace if r.words else None,
-                **({"technical": r.technical} if r.technical else {}),
-            },
-        )
-        position += 1
-        repo.add(att)
-        repo.flush()
-        ids[id(r)] = att.id
+    def number(r: Reading) -> None:
+        positions[id(r)] = len(positions)
         for child in r.children:
-            save(child, att.id)
+            number(child)
 
     for r in readings:
-        save(r, None)
+        number(r)
+    level: list[tuple[Reading, int | None]] = [(r, None) for r in readings]
+    while level:
+        rows = []
+        for r, parent in level:
+            digest = r.sha256 or store.blobs.put(r.payload)
+            att = Attachment(
+                message_pk=message.id,
+                parent_id=parent,
+                position=positions[id(r)],
+                filename=r.filename[:1000],
+                content_type=r.content_type[:255],
+                sha256=digest,
+                size=r.size or len(r.payload),
+                type=r.type,
+                role=r.role,
+                status=r.status,
+                detail=r.detail[:4000],
+                info={
+                    "records": len(r.records),
+                    "words": r.words.words if r.words else None,
+                    "chars_nospace": r.words.chars_nospace if r.words else None,
+                    **({"technical": r.technical} if r.technical else {}),
+                },
+            )
+            repo.add(att)
+            rows.append((r, att))
+        repo.flush()
+        level = []
+        for r, att in rows:
+            ids[id(r)] = att.id
+            level.extend((child, att.id) for child in r.children)
     return ids
 
 
