@@ -12,8 +12,10 @@ started from any thread (the scheduler's included).
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
+import pickle
 import time
 import traceback
 from collections import deque
@@ -36,6 +38,7 @@ class ParseOutcome:
     readings: list[Reading]
     error: str | None = None
     stopped: str | None = None  # why reading was stopped from outside (time limit, worker died)
+    digest: str = ""  # of what was read: the same bytes read the same way give the same digest
 
 
 def parse_raw(raw: bytes, limits: ReadLimits, blobs: BlobStore | None = None) -> ParseOutcome:
@@ -270,6 +273,8 @@ def _serve(conn: Connection) -> None:
             return
         outcome = parse_file(*job)
         try:
+            if outcome.parsed is not None:
+                outcome.digest = hashlib.sha256(pickle.dumps((outcome.parsed, outcome.readings))).hexdigest()
             conn.send(outcome)
         except Exception:  # an outcome that cannot be pickled: say so rather than vanish
             conn.send(ParseOutcome(None, [], traceback.format_exc()[-8000:]))

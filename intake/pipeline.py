@@ -7,6 +7,8 @@ that fails to parse is recorded with its traceback and the run goes on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import signal
 import threading
@@ -346,7 +348,7 @@ def process_message(
             return False
         if outcome.parsed is None:
             raise ParseError(f"message could not be parsed:\n{outcome.error}")
-        _apply(repo, store, message, outcome.parsed, outcome.readings, settings, now)
+        _apply(repo, store, message, outcome, settings, now)
         message.state = "processed"
         message.error = None
         if queue_receipt and message.classification == "submission":
@@ -398,26 +400,36 @@ def _apply(
     repo: Repo,
     store: Store,
     message: Message,
-    parsed: ParsedMessage,
-    readings: list[Reading],
+    outcome: ParseOutcome,
     settings: Settings,
     now: datetime,
 ) -> None:
-    if message.processed_at is not None:
+    parsed, readings = outcome.parsed, outcome.readings
+    assert parsed is not None
+    message.message_id = parsed.message_id[:998] or message.message_id
+    duplicate = repo.earlier_duplicate(message) is not None
+    overrides = repo.overrides_for(message.id)
+    earlier = message.processed_at is not None
+    corrections_found = repo.corrections_for([n.id for n in message.nominees]) if earlier else []
+    key = _reading_key(outcome, settings, duplicate, overrides, corrections_found)
+    if earlier and message.state == "processed" and key and (message.info or {}).get("reading") == key:
+        # Read again to the same result, with the same code, settings, corrections and
+        # decisions (a reprocess of an unchanged archive): what is recorded stands as it is.
+        message.processed_at = datetime.now(UTC)
+        message.parse_count = (message.parse_count or 0) + 1
+        return
+    if earlier:
         # Read before (reprocess, a retry after a stop): what that reading found goes first. A
         # message never read has nothing to clear (every outcome sets processed_at).
         repo.clear_parse_results(message)
         repo.flush()
-    message.message_id = parsed.message_id[:998] or message.message_id
     message.subject = parsed.subject
     message.from_addr = parsed.from_addr[:320]
     message.from_name = parsed.from_name
     message.reply_to = parsed.reply_to[:320]
     received, source = received_time(message.internaldate, parsed, now)
     message.received_at, message.received_source = received, source
-    duplicate = repo.earlier_duplicate(message) is not None
     verdict = classify(parsed, readings, settings, duplicate=duplicate)
-    overrides = repo.overrides_for(message.id)
     if overrides:
         # What a person decided stands over what the classifier reads (actions.assign_province,
         # actions.reclassify).
@@ -442,6 +454,7 @@ def _apply(
         "headers": parsed.headers,
         "defects": parsed.defects[:20],
         "forwarded": [{"subject": f.subject, "from": f.from_addr} for f in parsed.forwarded[:10]],
+        "reading": key,
     }
 
     by_reading = _store_attachments(repo, store, message, readings)
@@ -462,7 +475,7 @@ def _apply(
             _flag(repo, message, "nothing_recognised", _nothing_recognised_detail(readings))
         kept = {parsed_identity(n): n for n in message.nominees}
         corrections: dict[int, list[Correction]] = {}
-        for c in repo.corrections_for([n.id for n in kept.values()]):
+        for c in corrections_found:
             corrections.setdefault(c.nominee_id or 0, []).append(c)
         for d in drafts:
             # The same nominee read again keeps its row and id; corrections and reviews hold on to it.
@@ -519,6 +532,51 @@ def _apply(
             _flag(repo, message, "attachment_unreadable", f"{r.filename}：{r.detail}")
         elif r.status == "scan_only":
             _flag(repo, message, "scan_only", f"{r.filename}：{r.detail}")
+
+
+def _reading_key(
+    outcome: ParseOutcome,
+    settings: Settings,
+    duplicate: bool,
+    overrides: dict[str, Any],
+    corrections: list[Correction],
+) -> str:
+    """Everything a message's recorded reading follows from: what was read, this code, the
+    settings that classify and check it, and what people decided about it. The same key means
+    reading it again would record the same; no key (an outcome without a digest) never matches."""
+    if not outcome.digest:
+        return ""
+    h = hashlib.sha256()
+    h.update(outcome.digest.encode())
+    h.update(_code_and_settings(settings).encode())
+    h.update(repr(duplicate).encode())
+    h.update(repr(sorted((k, o.id, o.value) for k, o in overrides.items())).encode())
+    h.update(repr([(c.id, c.nominee_id) for c in corrections]).encode())
+    return h.hexdigest()
+
+
+_CODE: str | None = None
+_SETTINGS: tuple[Settings, str] | None = None  # the last settings seen, and their digest
+
+
+def _code_and_settings(settings: Settings) -> str:
+    """A digest of the code that turns a reading into records (read once per process) and of the
+    settings it consults: the campaign, provinces and limits, and our own sending address."""
+    global _CODE, _SETTINGS
+    if _CODE is None:
+        h = hashlib.sha256()
+        root = Path(__file__).resolve().parent.parent
+        for package in ("intake", "parsers"):
+            for path in sorted((root / package).rglob("*.py")):
+                h.update(path.name.encode())
+                h.update(path.read_bytes())
+        _CODE = h.hexdigest()
+    if _SETTINGS is None or _SETTINGS[0] is not settings:
+        consulted = settings.model_dump(mode="json", include={"campaign", "limits", "provinces", "receipts"})
+        consulted["sender"] = settings.smtp.sender
+        text = json.dumps(consulted, sort_keys=True, default=str)
+        _SETTINGS = (settings, hashlib.sha256(f"{_CODE}\n{text}".encode()).hexdigest())
+    return _SETTINGS[1]
 
 
 def _words(text: str, reading: Reading | None) -> WordCount | None:

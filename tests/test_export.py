@@ -48,3 +48,39 @@ def test_export_carries_every_field_and_ids_survive_reprocess(tmp_path: Path) ->
     intake("reprocess")
     again = json.loads(intake("export", "--format", "json"))
     assert again == first
+
+
+def test_reprocess_records_again_only_what_would_change(tmp_path: Path) -> None:
+    """An unchanged message read again to the same result keeps its rows as they are (reprocess of
+    an unchanged archive writes nothing but the time it was read); a change in the settings it is
+    checked against records it again."""
+    import sqlite3
+
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    sub = Submission("浙江省", "fgdj-zj@aic.example.cn", people=[Person("王喆", "男", "杭州市市场监督管理局科长")])
+    (folder / "1.eml").write_bytes(build_message(sub, random.Random(8)))
+
+    def intake(cfg: Path, *args: str) -> None:
+        proc = run_intake(*args, config=cfg, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+
+    def db(sql: str) -> list[tuple[object, ...]]:
+        with sqlite3.connect(tmp_path / "intake.db") as c:
+            return c.execute(sql).fetchall()
+
+    cfg = embedded_config(tmp_path)
+    intake(cfg, "ingest", str(folder))
+    # A mark on the recorded rows shows whether reprocess wrote them again.
+    db("UPDATE attachments SET detail = 'mark'")
+    files = db("SELECT id, detail FROM attachments ORDER BY id")
+    assert files and db("SELECT parse_count FROM messages") == [(1,)]
+
+    intake(cfg, "reprocess")
+    assert db("SELECT id, detail FROM attachments ORDER BY id") == files  # read again, nothing rewritten
+    assert db("SELECT parse_count FROM messages") == [(2,)]
+
+    intake(embedded_config(tmp_path, campaign={"narrative_limit": 1800}), "reprocess")
+    assert len(db("SELECT id FROM attachments")) == len(files)
+    assert db("SELECT detail FROM attachments WHERE detail = 'mark'") == []  # recorded again
+    assert db("SELECT parse_count FROM messages") == [(3,)]
