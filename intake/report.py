@@ -8,7 +8,7 @@ from typing import Any
 from intake.messages import INFORMATIONAL, PROVINCE_UNKNOWN, labels
 from intake.settings import Settings
 from parsers.charsets import one_line
-from store.repo import Message, Repo
+from store.repo import Flag, Message, Repo
 
 PROVINCE_FLAG_ORDER = ("late", "over_quota_individuals", "over_quota_units", "ranking_missing", "sender_unregistered")
 
@@ -17,12 +17,35 @@ def local(dt: datetime | None, settings: Settings) -> datetime | None:
     return dt.astimezone(settings.campaign.tz) if dt else None
 
 
-def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str, Any]:
+class ProvinceFacts:
+    """A province's standing and its own flags as receipts show them, read once per province for
+    a batch of receipts made together (nothing a receipt sends changes them)."""
+
+    def __init__(self, repo: Repo, settings: Settings) -> None:
+        self.repo, self.settings = repo, settings
+        self._standing: dict[str | None, dict[str, Any]] = {}
+        self._flags: dict[str, list[Flag]] = {}
+
+    def standing(self, code: str | None) -> dict[str, Any]:
+        if code not in self._standing:
+            self._standing[code] = province_standing(self.repo, self.settings, code)
+        return self._standing[code]
+
+    def flags(self, code: str) -> list[Flag]:
+        if code not in self._flags:
+            self._flags[code] = self.repo.province_flags(code)
+        return self._flags[code]
+
+
+def message_report(
+    repo: Repo, message: Message, settings: Settings, facts: ProvinceFacts | None = None
+) -> dict[str, Any]:
     """What one message's receipt says. Every problem shown anywhere in it (an unreadable file, a
     nominee's flag, nothing recognised, the province unknown) is also listed under ``problems``;
     ``notices`` carries what the province should know but need not fix."""
+    facts = facts or ProvinceFacts(repo, settings)
     province = settings.province(message.province_code)
-    standing = province_standing(repo, settings, message.province_code)
+    standing = facts.standing(message.province_code)
     entries = [problem_entry(f.code, f.detail) for f in message.flags]
     nominees = []
     for n in message.nominees:
@@ -37,7 +60,7 @@ def message_report(repo: Repo, message: Message, settings: Settings) -> dict[str
             }
         )
         entries.extend(problem_entry(f.code, f.detail, display_name(n.name)) for f in n.flags)
-    for f in repo.province_flags(message.province_code or ""):
+    for f in facts.flags(message.province_code or ""):
         if f.code in ("over_quota_individuals", "over_quota_units", "ranking_missing"):
             entries.append(problem_entry(f.code, f.detail))
     if province is None:

@@ -413,6 +413,9 @@ class Repo:
             return None
         return receipt
 
+    def receipts_by_id(self, pks: Sequence[int]) -> list[Receipt]:
+        return list(self.s.scalars(select(Receipt).where(Receipt.id.in_(list(pks))).order_by(Receipt.id)))
+
     def receipts_in(self, states: Sequence[str]) -> list[Receipt]:
         return list(self.s.scalars(select(Receipt).where(Receipt.state.in_(list(states))).order_by(Receipt.id)))
 
@@ -427,27 +430,48 @@ class Repo:
             )
         )
 
-    def claim_receipt(self, receipt: Receipt, owner: str) -> bool:
-        result = self.s.execute(
+    def claim_receipts(self, pks: Sequence[int], owner: str) -> list[Receipt]:
+        """Take the receipts of ``pks`` still queued for sending, in one statement and one commit:
+        the ones this worker got, in order, as they now stand. Anything else pending commits with it."""
+        got = self.s.scalars(
             update(Receipt)
-            .where(Receipt.id == receipt.id, Receipt.state == "queued")
+            .where(Receipt.id.in_(list(pks)), Receipt.state == "queued")
             .values(state="sending", attempts=Receipt.attempts + 1, claimed_by=owner, claimed_at=utcnow())
+            .returning(Receipt.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        self.s.commit()
+        if not got:
+            return []
+        stmt = select(Receipt).where(Receipt.id.in_(got)).order_by(Receipt.id)
+        return list(self.s.scalars(stmt.execution_options(populate_existing=True)))
+
+    def release_receipt_claims(self, pks: Sequence[int], owner: str) -> None:
+        """This worker's claims on receipts it did not get to send go back to the queue, the
+        attempt not counted."""
+        if not pks:
+            return
+        self.s.execute(
+            update(Receipt)
+            .where(Receipt.id.in_(list(pks)), Receipt.state == "sending", Receipt.claimed_by == owner)
+            .values(state="queued", claimed_by=None, claimed_at=None, attempts=Receipt.attempts - 1)
             .execution_options(synchronize_session=False)
         )
         self.s.commit()
-        self.s.refresh(receipt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def receipts_sent_to_since(self, to_addr: str, since: datetime) -> int:
-        return int(
-            self.s.scalar(
-                select(func.count(Receipt.id)).where(
-                    Receipt.to_addr == to_addr,
-                    (Receipt.state == "sending") | ((Receipt.state == "sent") & (Receipt.sent_at >= since)),
-                )
+    def messages_for_reports(self, pks: Sequence[int]) -> dict[int, Message]:
+        """Messages with everything a receipt reads of them (files, nominees and their flags, the
+        message's flags), a few queries for the lot."""
+        stmt = (
+            select(Message)
+            .where(Message.id.in_(list(pks)))
+            .options(
+                selectinload(Message.attachments),
+                selectinload(Message.nominees).selectinload(Nominee.flags),
+                selectinload(Message.flags),
             )
-            or 0
         )
+        return {m.id: m for m in self.s.scalars(stmt)}
 
     # ------------------------------------------------------------------ runs
 
@@ -586,13 +610,23 @@ class Repo:
 
     def mail_sent_to_since(self, to_addr: str, since: datetime) -> int:
         """Everything we sent one address since ``since``: receipts, reminders, returns, summaries."""
-        receipts = self.receipts_sent_to_since(to_addr, since)
-        others = self.s.scalar(
-            select(func.count(OutgoingMail.id)).where(
-                OutgoingMail.to_addr == to_addr, OutgoingMail.state == "sent", OutgoingMail.sent_at >= since
-            )
+        return self.mail_sent_counts_since([to_addr], since).get(to_addr, 0)
+
+    def mail_sent_counts_since(self, addresses: Sequence[str], since: datetime) -> dict[str, int]:
+        """``mail_sent_to_since`` for several addresses at once (receipts being sent count)."""
+        wanted = sorted(set(addresses))
+        counts: dict[str, int] = {}
+        receipts = select(Receipt.to_addr, func.count(Receipt.id)).where(
+            Receipt.to_addr.in_(wanted),
+            (Receipt.state == "sending") | ((Receipt.state == "sent") & (Receipt.sent_at >= since)),
         )
-        return receipts + int(others or 0)
+        others = select(OutgoingMail.to_addr, func.count(OutgoingMail.id)).where(
+            OutgoingMail.to_addr.in_(wanted), OutgoingMail.state == "sent", OutgoingMail.sent_at >= since
+        )
+        for stmt in (receipts.group_by(Receipt.to_addr), others.group_by(OutgoingMail.to_addr)):
+            for addr, n in self.s.execute(stmt):
+                counts[addr] = counts.get(addr, 0) + int(n)
+        return counts
 
     def outgoing(self, pk: int) -> OutgoingMail | None:
         return self.s.get(OutgoingMail, pk)
