@@ -134,9 +134,11 @@ class ParsePool:
         tasks: Sequence[ParseTask],
         stop: Callable[[], bool] = lambda: False,
         tick: Callable[[], None] | None = None,
-    ) -> ParseTask:
+        block: bool = True,
+    ) -> ParseTask | None:
         """The first of ``tasks`` (in their order) that is done, waiting for one if none is: a slow
-        message does not hold up the ones read after it. Interrupted when ``stop`` turns true."""
+        message does not hold up the ones read after it. Without ``block``, None when none is done
+        yet. Interrupted when ``stop`` turns true."""
         while True:
             for task in tasks:
                 if task.outcome is not None:
@@ -146,13 +148,15 @@ class ParsePool:
             if tick is not None:
                 tick()
             self._dispatch()
-            ready = wait([w.conn for w in self._busy], timeout=WAIT_SLICE)
+            ready = wait([w.conn for w in self._busy], timeout=WAIT_SLICE if block else 0)
             if stop():
                 raise Interrupted()  # before a worker ended by the same signal is taken for a crash
             for worker in list(self._busy):
                 if worker.conn in ready:
                     self._collect(worker)
             self._enforce_time_limit()
+            if not block:
+                return next((task for task in tasks if task.outcome is not None), None)
 
     def close(self) -> None:
         for worker in self._idle + self._busy:

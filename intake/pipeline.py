@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import signal
 import threading
 import time
@@ -26,7 +27,7 @@ from intake.classify import classify
 from intake.errors import MailboxError, MailboxUnavailable, ParseError
 from intake.overrides import apply_corrections, parsed_identity
 from intake.parsing import Interrupted, ParseOutcome, ParsePool, ParseTask, parse_one, workers_for
-from intake.progress import progress
+from intake.progress import Bar, bars, progress
 from intake.settings import Settings
 from intake.sources.base import FetchedMessage, MailSource
 from parsers import legacy
@@ -34,9 +35,12 @@ from parsers.archives import ArchiveLimits
 from parsers.documents import Reading, ReadLimits
 from parsers.mime import ParsedMessage, top_headers
 from parsers.wordcount import WordCount, count_words
-from store.repo import MAX_ATTEMPTS, Attachment, Correction, Flag, Message, Nominee, Repo, Store
+from store.repo import INTERRUPTED, MAX_ATTEMPTS, Attachment, Correction, Flag, Message, Nominee, Repo, Store
 
 log = logging.getLogger(__name__)
+
+# Messages are claimed this many at a time before they go to the parse workers.
+CLAIM_AHEAD = 16
 
 
 @dataclass
@@ -111,34 +115,32 @@ def run_once(
     reconnects: int = 2,
     kind: str = "poll",
 ) -> RunResult:
-    """One full cycle. A lost connection is retried ``reconnects`` times; when the mailbox still
-    cannot be read to the end, what was fetched is processed and MailboxError is raised."""
+    """One full cycle. Messages are read as they arrive, while the rest are still being fetched.
+    A lost connection is retried ``reconnects`` times; when the mailbox still cannot be read to
+    the end, what was fetched is processed and MailboxError is raised."""
     result = RunResult()
     with store.session() as repo:
         run = repo.start_run(kind)
         run_id = result.run_id = run.id
     error: str | None = None
     try:
-        attempts = 0
-        while True:
-            try:
-                _fetch_all(source, store, settings, result, stop)
-                break
-            except MailboxUnavailable:
-                raise  # no server to reconnect to: fail now, within the timeout
-            except MailboxError as exc:
-                attempts += 1
-                if attempts > reconnects:
-                    raise
-                log.warning("mailbox: %s; reconnecting (%d/%d)", exc, attempts, reconnects)
-        _process_pending(store, settings, now, result, stop)
+        try:
+            with bars(("fetching", 0), ("processing", 0)) as (fetching, processing):
+                with _Reading(store, settings, now, result, stop, processing, claim=True) as reading:
+                    pending = _pending(store, settings)
+                    processing.grow(len(pending))
+                    reading.add(pending)
+                    try:
+                        _fetch_retrying(source, store, settings, result, stop, reading, fetching, reconnects)
+                    except MailboxError:
+                        reading.drain()  # what was fetched is processed all the same
+                        raise
+                    reading.drain()
+        except MailboxError as exc:
+            error = str(exc)
+            finish(store, settings, now, result, mailer, stop)
+            raise
         finish(store, settings, now, result, mailer, stop)
-    except MailboxError as exc:
-        error = str(exc)
-        # What was fetched before the failure is processed all the same.
-        _process_pending(store, settings, now, result, stop)
-        finish(store, settings, now, result, mailer, stop)
-        raise
     finally:
         with store.session() as repo:
             run = repo.run(run_id)
@@ -150,7 +152,39 @@ def run_once(
     return result
 
 
-def _fetch_all(source: MailSource, store: Store, settings: Settings, result: RunResult, stop: StopFlag | None) -> None:
+def _fetch_retrying(
+    source: MailSource,
+    store: Store,
+    settings: Settings,
+    result: RunResult,
+    stop: StopFlag | None,
+    reading: _Reading,
+    bar: Bar,
+    reconnects: int,
+) -> None:
+    attempts = 0
+    while True:
+        try:
+            _fetch_all(source, store, settings, result, stop, reading, bar)
+            return
+        except MailboxUnavailable:
+            raise  # no server to reconnect to: fail now, within the timeout
+        except MailboxError as exc:
+            attempts += 1
+            if attempts > reconnects:
+                raise
+            log.warning("mailbox: %s; reconnecting (%d/%d)", exc, attempts, reconnects)
+
+
+def _fetch_all(
+    source: MailSource,
+    store: Store,
+    settings: Settings,
+    result: RunResult,
+    stop: StopFlag | None,
+    reading: _Reading,
+    bar: Bar,
+) -> None:
     mailbox = source.identity
     with source.connect() as session, store.session() as repo:
         state = repo.mailbox_state(mailbox)
@@ -175,14 +209,21 @@ def _fetch_all(source: MailSource, store: Store, settings: Settings, result: Run
         if not uids:
             return
         log.info("mailbox %s: %d new message(s)", mailbox, len(uids))
-        with progress("fetching", len(uids)) as bar:
-            for fetched in session.fetch(uids):
-                result.fetched += 1
-                watermark = int(fetched.uid) if source.numeric_uids else None
-                _record(repo, store, mailbox, uidvalidity, fetched, result, watermark)
-                bar.advance()
-                if stop:
-                    break
+        bar.grow(len(uids))
+        reading.expect(len(uids))
+        for fetched in session.fetch(uids):
+            result.fetched += 1
+            watermark = int(fetched.uid) if source.numeric_uids else None
+            message = _record(repo, store, mailbox, uidvalidity, fetched, result, watermark)
+            if message is not None:
+                # Claimed with its row: read now, by the workers, while the next ones are fetched.
+                reading.give(message.id, message.sha256)
+            else:
+                reading.skip()
+            reading.pump()
+            bar.advance()
+            if stop:
+                break
 
 
 def _record(
@@ -193,7 +234,9 @@ def _record(
     fetched: FetchedMessage,
     result: RunResult,
     watermark: int | None,
-) -> None:
+) -> Message | None:
+    """Archive a fetched message and record it, claimed for reading by this process; the message
+    when it is new."""
     # Archive first, durably; only then does the row that points at it commit (and the mailbox's
     # watermark with it).
     digest = store.blobs.put(fetched.raw)
@@ -207,9 +250,12 @@ def _record(
         message_id=message_id,
         internaldate=fetched.internaldate,
         watermark=watermark,
+        claim_for=receipts.owner(),
     )
     if message is not None and is_new:
         result.new += 1
+        return message
+    return None
 
 
 def _quick_message_id(raw: bytes) -> str:
@@ -217,8 +263,10 @@ def _quick_message_id(raw: bytes) -> str:
 
     from parsers.mime import normalise_message_id
 
+    head = raw[:65536]
+    end = re.search(rb"\r?\n\r?\n", head)  # the header ends at the first empty line
     try:
-        headers = BytesHeaderParser().parsebytes(raw[:65536])
+        headers = BytesHeaderParser().parsebytes(head[: end.end()] if end else head)
         return normalise_message_id(headers.get("Message-ID", ""))
     except Exception:
         return ""
@@ -227,18 +275,19 @@ def _quick_message_id(raw: bytes) -> str:
 # --------------------------------------------------------------------------- processing
 
 
-def _process_pending(store: Store, settings: Settings, now: datetime, result: RunResult, stop: StopFlag | None) -> None:
+def _pending(store: Store, settings: Settings) -> list[tuple[int, str]]:
+    """Messages waiting to be read (left by a run that stopped or died), claims of workers that
+    died released first."""
     with store.session() as repo:
         repo.release_stale_claims(receipts.owner(), timedelta(minutes=settings.limits.claim_lease_minutes))
-        pending = [(m.id, m.sha256, m.size) for m in repo.pending_messages()]
-    _process(store, settings, now, pending, result, stop, claim=True, label="processing")
+        return [(m.id, m.sha256) for m in repo.pending_messages()]
 
 
 def _process(
     store: Store,
     settings: Settings,
     now: datetime,
-    items: list[tuple[int, str, int]],
+    items: list[tuple[int, str]],
     result: RunResult,
     stop: StopFlag | None,
     *,
@@ -246,82 +295,177 @@ def _process(
     label: str,
     due: frozenset[int] = frozenset(),
 ) -> None:
-    """Parse ``items`` (id, sha256, size) in a pool and record each as it is read, one commit each.
-
-    With ``claim`` each message is first taken from 'new' (a new message, whose receipt is queued
-    with it); without, it is parsed again where it stands and no receipt is queued.
-    """
+    """Parse ``items`` (id, sha256) and record each as it is read (see ``_Reading``)."""
     if not items:
         return
-    limits = read_limits(settings)
-    workers = workers_for(len(items), settings.limits.parse_workers)
-    window: deque[tuple[int, ParseTask]] = deque()
-    queue = iter(items)
+    with progress(label, len(items)) as bar, _Reading(store, settings, now, result, stop, bar, claim, due) as reading:
+        reading.add(items)
+        reading.drain()
 
-    def fill() -> None:
-        # A few messages ahead so every worker has one; never more than are in hand.
-        while len(window) < workers * 2 and not stop:
-            item = next(queue, None)
-            if item is None:
-                return
-            pk, sha, _size = item
-            if claim or pk in due:
-                with store.session() as repo:
-                    message = repo.message(pk)
-                    states = ("new",) if claim else ("new", "failed")
-                    if message is None or not repo.claim(message, receipts.owner(), states):
-                        continue
-            window.append((pk, pool.submit(store.blobs.path_for(sha), limits, store.blobs.root)))
 
-    pool = ParsePool(workers, settings.limits.parse_timeout_seconds)
-    renew_every = settings.limits.claim_lease_minutes * 60 / 3
-    renewed = time.monotonic()
+class _Reading:
+    """Messages parsed in a pool of worker processes and recorded as each is read, one commit each.
 
-    def renew() -> None:
-        # A long conversion must not let the lease run out: another worker would take the message.
-        nonlocal renewed
-        if (claim or due) and time.monotonic() - renewed > renew_every:
-            with store.session() as repo:
-                repo.renew_claims([pk for pk, _ in window], receipts.owner())
-            renewed = time.monotonic()
+    With ``claim`` each message added is first taken from 'new', a few at a time (a new message,
+    whose receipt is queued with it); without, it is parsed again where it stands and no receipt
+    is queued (but for those in ``due``, taken from 'new' or 'failed'). ``give`` hands over a
+    message this process has just recorded and claimed with it. ``pump`` records what is read
+    without waiting; ``drain`` waits until everything in hand is read. Stopped (or failing) with
+    messages in hand, their claims are given back for the next run.
+    """
 
-    with progress(label, len(items)) as bar, pool:
-        fill()
-        while window:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        now: datetime,
+        result: RunResult,
+        stop: StopFlag | None,
+        bar: Bar,
+        claim: bool,
+        due: frozenset[int] = frozenset(),
+    ) -> None:
+        self.store, self.settings, self.now, self.result, self.stop, self.bar = store, settings, now, result, stop, bar
+        self.claim, self.due = claim, due
+        self.limits = read_limits(settings)
+        self.queue: deque[tuple[int, str]] = deque()  # to be taken (claimed) before reading
+        self.taken: deque[tuple[int, str]] = deque()  # taken, not yet given to a worker
+        self.window: deque[tuple[int, ParseTask]] = deque()
+        self.expected = 0  # messages still to come by ``give``
+        self.pool: ParsePool | None = None  # started with the first message, sized by what is known
+        self.renew_every = settings.limits.claim_lease_minutes * 60 / 3
+        self.renewed = time.monotonic()
+
+    def __enter__(self) -> _Reading:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        try:
+            self._give_back()
+        except Exception as error:
+            if exc_type is None:
+                raise
+            log.warning("the messages in hand could not be given back (%s): the next run takes them", error)
+        finally:
+            if self.pool is not None:
+                self.pool.close()
+
+    def _give_back(self) -> None:
+        """Messages in hand when the reading ends early (a stop) go back to 'new' for the next run."""
+        reading, waiting = [pk for pk, _ in self.window], [pk for pk, _ in self.taken]
+        if (reading or waiting) and (self.claim or self.due):
+            with self.store.session() as repo:
+                repo.release_claims([*reading, *waiting], receipts.owner())
+            log.info("stopped: %d message(s) in hand left for the next run", len(reading) + len(waiting))
+
+    def add(self, items: list[tuple[int, str]]) -> None:
+        """Messages to take and read (already counted on the bar)."""
+        self.queue.extend(items)
+
+    def expect(self, n: int) -> None:
+        """``n`` more messages may come by ``give``."""
+        self.expected += n
+        self.bar.grow(n)
+
+    def give(self, pk: int, sha256: str) -> None:
+        """A message expected, recorded and claimed by this process: to read."""
+        self.expected -= 1
+        self.taken.append((pk, sha256))
+
+    def skip(self) -> None:
+        """A message expected that is not to be read (it was known already)."""
+        self.expected -= 1
+        self.bar.grow(-1)
+
+    def pump(self) -> None:
+        self._read(wait=False)
+
+    def drain(self) -> None:
+        self._read(wait=True)
+
+    # ------------------------------------------------------------------ internals
+
+    def _read(self, *, wait: bool) -> None:
+        self._fill()
+        while self.window:
+            assert self.pool is not None
             try:
                 # Recorded as each is read: one slow message (a LibreOffice starting, a big file)
                 # does not keep the others waiting.
-                task = pool.first_done([t for _, t in window], lambda: bool(stop), renew)
+                task = self.pool.first_done(
+                    [t for _, t in self.window], lambda: bool(self.stop), self._renew, block=wait
+                )
             except Interrupted:
-                break
-            pk = next(p for p, t in window if t is task)
-            window.remove((pk, task))
-            outcome = task.outcome
-            with store.session() as repo:
-                message = repo.message(pk)
-                if message is not None:
-                    ok = process_message(
-                        repo,
-                        store,
-                        message,
-                        settings,
-                        limits,
-                        now,
-                        queue_receipt=claim or pk in due,
-                        outcome=outcome,
-                        fenced=claim or pk in due,
-                    )
-                    result.processed += 1
-                    result.failed += 0 if ok else 1
-                    key = message.classification or "failed"
-                    result.classifications[key] = result.classifications.get(key, 0) + 1
-            bar.advance()
-            fill()
-    if window and (claim or due):
-        # Stopped with messages in hand: they go back to 'new' for the next run, unread.
-        with store.session() as repo:
-            repo.release_claims([pk for pk, _ in window], receipts.owner())
-        log.info("stopped: %d message(s) in hand left for the next run", len(window))
+                return
+            if task is None:
+                return
+            pk = next(p for p, t in self.window if t is task)
+            self.window.remove((pk, task))
+            self._record(pk, task)
+            self.bar.advance()
+            self._fill()
+
+    def _fill(self) -> None:
+        # A few messages ahead so every worker has one; never more than are in hand.
+        while not self.stop:
+            if not self.taken and not self._take():
+                return
+            if self.pool is None:
+                total = len(self.queue) + len(self.taken) + self.expected
+                workers = workers_for(total, self.settings.limits.parse_workers)
+                self.pool = ParsePool(workers, self.settings.limits.parse_timeout_seconds)
+            if len(self.window) >= self.pool.workers * 2:
+                return
+            pk, sha = self.taken.popleft()
+            task = self.pool.submit(self.store.blobs.path_for(sha), self.limits, self.store.blobs.root)
+            self.window.append((pk, task))
+
+    def _take(self) -> bool:
+        """The next few from the queue, those to be claimed claimed in one statement and one
+        commit; False when the queue is empty."""
+        batch = [self.queue.popleft() for _ in range(min(CLAIM_AHEAD, len(self.queue)))]
+        wanted = [pk for pk, _ in batch if self.claim or pk in self.due]
+        got: set[int] = set()
+        if wanted:
+            states = ("new",) if self.claim else ("new", "failed")
+            with self.store.session() as repo:
+                got = set(repo.claim_many(wanted, receipts.owner(), states))
+        self.taken.extend((pk, sha) for pk, sha in batch if pk in got or pk not in wanted)
+        return bool(batch)
+
+    def _renew(self) -> None:
+        # A long conversion must not let the lease run out: another worker would take the message.
+        if (self.claim or self.due) and time.monotonic() - self.renewed > self.renew_every:
+            in_hand = [*(pk for pk, _ in self.window), *(pk for pk, _ in self.taken)]
+            with self.store.session() as repo:
+                repo.renew_claims(in_hand, receipts.owner())
+            self.renewed = time.monotonic()
+
+    def _record(self, pk: int, task: ParseTask) -> None:
+        fenced = self.claim or pk in self.due
+        with self.store.session() as repo:
+            message = repo.message(pk)
+            if message is None:
+                return
+            if fenced and message.error == INTERRUPTED and task.outcome and not task.outcome.stopped:
+                # In hand when a process died: if recording it is what kills this one, it must not
+                # be taken again for ever (MAX_ATTEMPTS). The attempt is on record before.
+                repo.count_attempts([pk], receipts.owner())
+            ok = process_message(
+                repo,
+                self.store,
+                message,
+                self.settings,
+                self.limits,
+                self.now,
+                queue_receipt=fenced,
+                outcome=task.outcome,
+                fenced=fenced,
+            )
+            self.result.processed += 1
+            self.result.failed += 0 if ok else 1
+            key = message.classification or "failed"
+            self.result.classifications[key] = self.result.classifications.get(key, 0) + 1
 
 
 def process_message(
@@ -386,7 +530,8 @@ def _stopped(repo: Repo, store: Store, message: Message, reason: str, *, retry: 
     message.message_id = head.message_id[:998] or message.message_id
     message.processed_at = datetime.now(UTC)
     message.claimed_by = message.claimed_at = None
-    if retry and (message.attempts or 0) < MAX_ATTEMPTS:
+    message.attempts = (message.attempts or 0) + 1
+    if retry and message.attempts < MAX_ATTEMPTS:
         log.warning("message %s (%s): %s; tried again at the next poll", message.id, message.message_id, reason)
         message.state, message.error = "new", reason
     else:
@@ -714,7 +859,7 @@ def reprocess(store: Store, settings: Settings, now: datetime, stop: StopFlag | 
     result = RunResult()
     with store.session() as repo:
         messages = repo.all_messages(with_children=False)
-        items = [(m.id, m.sha256, m.size) for m in messages if m.state != "processing"]
+        items = [(m.id, m.sha256) for m in messages if m.state != "processing"]
         due = frozenset(m.id for m in messages if m.state in ("new", "failed"))
     _process(store, settings, now, items, result, stop, claim=False, label="reprocessing", due=due)
     with store.session() as repo:

@@ -1,4 +1,4 @@
-"""Progress for long work: a rich bar on a terminal, plain log lines elsewhere."""
+"""Progress for long work: rich bars on a terminal, plain log lines elsewhere."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ class _Plain:
             self.last = now
             log.info("%s: %d/%d", self.label, self.done, self.total)
 
+    def grow(self, n: int) -> None:
+        """More work than was known at the start."""
+        self.total += n
+
 
 class _Rich:
     def __init__(self, progress: object, task: object) -> None:
@@ -31,15 +35,30 @@ class _Rich:
     def advance(self, n: int = 1) -> None:
         self.progress.advance(self.task, n)  # type: ignore[attr-defined]
 
+    def grow(self, n: int) -> None:
+        total = next(t.total for t in self.progress.tasks if t.id == self.task)  # type: ignore[attr-defined]
+        self.progress.update(self.task, total=(total or 0) + n)  # type: ignore[attr-defined]
+
+
+Bar = _Plain | _Rich
+
 
 @contextmanager
-def progress(label: str, total: int) -> Iterator[_Plain | _Rich]:
-    if total >= 20 and sys.stderr.isatty():
+def progress(label: str, total: int) -> Iterator[Bar]:
+    with bars((label, total), rich_from=20) as (bar,):
+        yield bar
+
+
+@contextmanager
+def bars(*jobs: tuple[str, int], rich_from: int = 0) -> Iterator[tuple[Bar, ...]]:
+    """One bar for each ``(label, total)``, shown together (a terminal holds one live display);
+    rich bars when at least ``rich_from`` items are known at the start."""
+    if sys.stderr.isatty() and sum(total for _, total in jobs) >= rich_from:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-        ) as bar:
-            yield _Rich(bar, bar.add_task(label, total=total))
+        ) as shown:
+            yield tuple(_Rich(shown, shown.add_task(label, total=total)) for label, total in jobs)
         return
-    yield _Plain(label, total)
+    yield tuple(_Plain(label, total) for label, total in jobs)

@@ -175,9 +175,11 @@ class Repo:
         message_id: str,
         internaldate: datetime | None,
         watermark: int | None = None,
+        claim_for: str | None = None,
     ) -> tuple[Message | None, bool]:
         """Record that a message was seen at a location; commit (with the mailbox's watermark
-        moved up to ``watermark`` in the same transaction, when given).
+        moved up to ``watermark`` in the same transaction, when given). A new message is claimed
+        for ``claim_for`` in the same commit, when given.
 
         Returns ``(message, is_new)``. A message already known by its content from an earlier
         UIDVALIDITY of the same mailbox is linked to the new location, not recorded again.
@@ -216,15 +218,18 @@ class Repo:
                 message_id=message_id[:998],
                 mailbox=mailbox,
                 internaldate=internaldate,
-                state="new",
+                state="new" if claim_for is None else "processing",
+                claimed_by=claim_for,
+                claimed_at=None if claim_for is None else utcnow(),
+                attempts=0,
                 info={},
             )
             self.s.add(message)
             self.s.flush()
         self.s.add(MessageLocation(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, message_pk=message.id))
-        if watermark is not None:
-            self.advance_watermark(mailbox, uidvalidity, watermark)
         try:
+            if watermark is not None:
+                self.advance_watermark(mailbox, uidvalidity, watermark)  # flushes the location first
             self.s.commit()
         except IntegrityError:
             self.s.rollback()
@@ -236,14 +241,33 @@ class Repo:
 
     def claim(self, message: Message, owner: str, from_states: Sequence[str] = ("new",)) -> bool:
         """Take a message for processing; False when another worker has it."""
-        result = self.s.execute(
+        return bool(self.claim_many([message.id], owner, from_states))
+
+    def claim_many(self, pks: Sequence[int], owner: str, from_states: Sequence[str] = ("new",)) -> list[int]:
+        """Take messages for processing in one statement and one commit: the ones this worker got,
+        in the order given (another worker has the rest, or they are no longer waiting). Taking a
+        message is no attempt: see ``MAX_ATTEMPTS``."""
+        got = set(
+            self.s.scalars(
+                update(Message)
+                .where(Message.id.in_(list(pks)), Message.state.in_(list(from_states)))
+                .values(state="processing", claimed_by=owner, claimed_at=utcnow())
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        self.s.commit()
+        return [pk for pk in pks if pk in got]
+
+    def count_attempts(self, pks: Sequence[int], owner: str) -> None:
+        """One more automatic reading attempt for each of these messages this worker holds; commit."""
+        self.s.execute(
             update(Message)
-            .where(Message.id == message.id, Message.state.in_(list(from_states)))
-            .values(state="processing", claimed_by=owner, claimed_at=utcnow(), attempts=Message.attempts + 1)
+            .where(Message.id.in_(list(pks)), Message.state == "processing", Message.claimed_by == owner)
+            .values(attempts=Message.attempts + 1)
             .execution_options(synchronize_session=False)
         )
         self.s.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def renew_claims(self, pks: Sequence[int], owner: str) -> None:
         """This worker still works on these: their lease starts again (a long conversion must not
@@ -272,12 +296,11 @@ class Repo:
             self.s.execute(text("SELECT pg_advisory_xact_lock(727275)"))
 
     def release_claims(self, pks: Sequence[int], owner: str) -> None:
-        """This worker's claims on messages it did not get to read go back to 'new', the attempt
-        not counted."""
+        """This worker's claims on messages it did not get to read go back to 'new'."""
         self.s.execute(
             update(Message)
             .where(Message.id.in_(list(pks)), Message.state == "processing", Message.claimed_by == owner)
-            .values(state="new", claimed_by=None, claimed_at=None, attempts=Message.attempts - 1)
+            .values(state="new", claimed_by=None, claimed_at=None)
             .execution_options(synchronize_session=False)
         )
         self.s.commit()
@@ -287,17 +310,17 @@ class Repo:
         return [r for r in self.receipts_in(["sending"]) if _stale(r.claimed_by, r.claimed_at, owner, lease)]
 
     def release_stale_claims(self, owner: str, lease: timedelta) -> int:
-        """Claims left by a worker that died go back to 'new': on this host as soon as its process
-        is gone, elsewhere when the lease has run out. A message whose reading was cut short
-        ``MAX_ATTEMPTS`` times is not taken again automatically: it is failed and flagged, for a
-        person (and ``reprocess``)."""
+        """Claims left by a worker that died go back to 'new' (marked ``INTERRUPTED``): on this
+        host as soon as its process is gone, elsewhere when the lease has run out. A message whose
+        reading was cut short ``MAX_ATTEMPTS`` times is not taken again automatically: it is
+        failed and flagged, for a person (and ``reprocess``)."""
         released = 0
         for m in self.s.scalars(select(Message).where(Message.state == "processing")):
             if _stale(m.claimed_by, m.claimed_at, owner, lease):
                 m.claimed_by, m.claimed_at = None, None
                 released += 1
                 if (m.attempts or 0) < MAX_ATTEMPTS:
-                    m.state = "new"
+                    m.state, m.error = "new", INTERRUPTED
                     continue
                 reason = f"已尝试读取 {m.attempts} 次均未完成，不再自动重试（可由管理员重新处理）"
                 m.state, m.error, m.processed_at = "failed", reason, utcnow()
@@ -650,7 +673,12 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+# Automatic readings of a message that did not come to an end: stopped at the time limit, its
+# parse worker died, or this process died while recording what was read (counted before the
+# recording only for a message that was in hand when a process died before: ``INTERRUPTED``). A
+# process killed while it merely held messages counts against none of them.
 MAX_ATTEMPTS = 3
+INTERRUPTED = "上次读取时处理进程中断，已重新读取"
 
 
 def _stale(claimed_by: str | None, claimed_at: datetime | None, owner: str, lease: timedelta) -> bool:

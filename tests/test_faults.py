@@ -6,6 +6,7 @@ import collections
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -188,3 +189,45 @@ def test_database_unavailable_is_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("intake: database unavailable")
+
+
+def test_a_message_whose_recording_kills_the_process_is_failed_after_three_attempts(
+    tmp_path: Path, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Dying while recording what was read is the one thing a message in hand can be blamed for
+    when the process dies: counted (before the recording) once the message was in hand at a
+    death already, failed and flagged after MAX_ATTEMPTS, never taken again for ever."""
+    import intake.pipeline as pipeline
+    from intake.sources.local import FilesSource
+    from store.repo import INTERRUPTED, MAX_ATTEMPTS
+
+    settings = make_settings()
+    store = Store(settings.database.url, settings.archive.path)
+    path = tmp_path / "one.eml"
+    path.write_bytes(many_submissions(1, 1, seed=5)[0])
+    real = pipeline.process_message
+
+    def dies(*args: object, **kwargs: object) -> bool:
+        raise KeyboardInterrupt("killed while recording")
+
+    monkeypatch.setattr(pipeline, "process_message", dies)
+    attempts = []
+    for _ in range(MAX_ATTEMPTS + 1):
+        with pytest.raises(KeyboardInterrupt):
+            run_once(FilesSource([path]), store, settings, datetime.now(UTC))
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        with store.session() as repo:
+            (m,) = repo.all_messages(with_children=False)
+            assert m.state == "processing"
+            m.claimed_by = f"{socket.gethostname()}:{gone.pid}"  # as if this process had died
+            attempts.append(m.attempts)
+    assert attempts == [0, 1, 2, 3]  # the first death found it unmarked
+    monkeypatch.setattr(pipeline, "process_message", real)
+    result = run_once(FilesSource([path]), store, settings, datetime.now(UTC))
+    assert result.processed == 0
+    with store.session() as repo:
+        (m,) = repo.all_messages()
+        assert m.state == "failed" and m.error != INTERRUPTED
+        assert [f.code for f in m.flags] == ["parse_failed"]
+    store.dispose()

@@ -15,7 +15,14 @@ from store.repo import Flag, Nominee, Store
 
 
 def _record(
-    store: Store, uid: str, raw: bytes, *, mailbox: str = "imap://x", uidvalidity: int = 7, message_id: str = "<a@b>"
+    store: Store,
+    uid: str,
+    raw: bytes,
+    *,
+    mailbox: str = "imap://x",
+    uidvalidity: int = 7,
+    message_id: str = "<a@b>",
+    claim_for: str | None = None,
 ):  # type: ignore[no-untyped-def]
     digest = store.blobs.put(raw)
     with store.session() as repo:
@@ -27,6 +34,7 @@ def _record(
             size=len(raw),
             message_id=message_id,
             internaldate=datetime(2017, 4, 20, 2, tzinfo=UTC),
+            claim_for=claim_for,
         )
 
 
@@ -209,4 +217,32 @@ def test_claims_of_a_dead_process_are_released(db_url: str, tmp_path: Path) -> N
     with store.session() as repo:
         assert [m.id for m in repo.pending_messages()] == [a.id]  # type: ignore[union-attr]
         assert repo.release_stale_claims(f"{host}:1", timedelta(0)) == 1  # the lease ran out
+    store.dispose()
+
+
+def test_a_message_claimed_as_it_is_recorded_by_a_process_that_died_is_read_again(db_url: str, tmp_path: Path) -> None:
+    """Fetched messages are claimed with their rows, to be read while the rest are fetched. A
+    process killed while it held them counts against none of them: they are marked and read again."""
+    import socket
+    import subprocess
+
+    from store.repo import INTERRUPTED, MAX_ATTEMPTS
+
+    store = Store(db_url, tmp_path / "archive")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = f"{socket.gethostname()}:{gone.pid}"
+    m, is_new = _record(store, "1", b"a", claim_for=dead)
+    assert is_new and m is not None
+    with store.session() as repo:
+        held = repo.message(m.id)
+        assert held is not None and (held.state, held.claimed_by, held.attempts) == ("processing", dead, 0)
+        assert repo.pending_messages() == []
+    for _ in range(MAX_ATTEMPTS + 1):  # however often it happens
+        with store.session() as repo:
+            assert repo.release_stale_claims(f"{socket.gethostname()}:1", timedelta(minutes=10)) == 1
+        with store.session() as repo:
+            back = repo.message(m.id)
+            assert back is not None and (back.state, back.error, back.attempts) == ("new", INTERRUPTED, 0)
+            assert repo.claim_many([m.id, m.id + 1000], dead) == [m.id]
     store.dispose()
