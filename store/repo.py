@@ -272,14 +272,13 @@ class Repo:
     def renew_claims(self, pks: Sequence[int], owner: str) -> None:
         """This worker still works on these: their lease starts again (a long conversion must not
         let another worker take a message over)."""
-        if not pks:
-            return
-        self.s.execute(
-            update(Message)
-            .where(Message.id.in_(list(pks)), Message.state == "processing", Message.claimed_by == owner)
-            .values(claimed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        for chunk in _chunks(pks):
+            self.s.execute(
+                update(Message)
+                .where(Message.id.in_(chunk), Message.state == "processing", Message.claimed_by == owner)
+                .values(claimed_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
         self.s.commit()
 
     def holds_claim(self, pk: int, owner: str) -> bool:
@@ -297,12 +296,13 @@ class Repo:
 
     def release_claims(self, pks: Sequence[int], owner: str) -> None:
         """This worker's claims on messages it did not get to read go back to 'new'."""
-        self.s.execute(
-            update(Message)
-            .where(Message.id.in_(list(pks)), Message.state == "processing", Message.claimed_by == owner)
-            .values(state="new", claimed_by=None, claimed_at=None)
-            .execution_options(synchronize_session=False)
-        )
+        for chunk in _chunks(pks):
+            self.s.execute(
+                update(Message)
+                .where(Message.id.in_(chunk), Message.state == "processing", Message.claimed_by == owner)
+                .values(state="new", claimed_by=None, claimed_at=None)
+                .execution_options(synchronize_session=False)
+            )
         self.s.commit()
 
     def stale_sending_receipts(self, owner: str, lease: timedelta) -> list[Receipt]:
@@ -679,6 +679,14 @@ def _as_utc(value: datetime) -> datetime:
 # process killed while it merely held messages counts against none of them.
 MAX_ATTEMPTS = 3
 INTERRUPTED = "上次读取时处理进程中断，已重新读取"
+
+
+def _chunks(pks: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+    """``pks`` a few hundred at a time: a first poll may hold tens of thousands of messages, past
+    what one statement may name (PostgreSQL: 65,535 values)."""
+    items = list(pks)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _stale(claimed_by: str | None, claimed_at: datetime | None, owner: str, lease: timedelta) -> bool:

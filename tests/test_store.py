@@ -246,3 +246,17 @@ def test_a_message_claimed_as_it_is_recorded_by_a_process_that_died_is_read_agai
             assert back is not None and (back.state, back.error, back.attempts) == ("new", INTERRUPTED, 0)
             assert repo.claim_many([m.id, m.id + 1000], dead) == [m.id]
     store.dispose()
+
+
+def test_claims_of_a_first_poll_of_tens_of_thousands_are_renewed_and_given_back(db_url: str, tmp_path: Path) -> None:
+    """More messages in hand than one statement may name (PostgreSQL: 65,535 values)."""
+    store = Store(db_url, tmp_path / "archive")
+    m, _ = _record(store, "1", b"a", claim_for="here:1")
+    assert m is not None
+    in_hand = [*range(m.id + 1, m.id + 70_000), m.id]
+    with store.session() as repo:
+        repo.renew_claims(in_hand, "here:1")
+        repo.release_claims(in_hand, "here:1")
+    with store.session() as repo:
+        assert [p.id for p in repo.pending_messages()] == [m.id]
+    store.dispose()
