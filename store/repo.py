@@ -150,18 +150,6 @@ class Repo:
             )
         )
 
-    def location_exists(self, mailbox: str, uidvalidity: int, uid: str) -> bool:
-        return (
-            self.s.scalar(
-                select(MessageLocation.id).where(
-                    MessageLocation.mailbox == mailbox,
-                    MessageLocation.uidvalidity == uidvalidity,
-                    MessageLocation.uid == uid,
-                )
-            )
-            is not None
-        )
-
     # ------------------------------------------------------------------ messages
 
     def record_message(
@@ -183,13 +171,9 @@ class Repo:
 
         Returns ``(message, is_new)``. A message already known by its content from an earlier
         UIDVALIDITY of the same mailbox is linked to the new location, not recorded again.
-        ``(None, False)`` when the location is already recorded (another worker, or a re-poll).
+        ``(None, False)`` when the location is already recorded (another worker, or a re-poll):
+        the location's unique key refuses it, no query is spent on asking first.
         """
-        if self.location_exists(mailbox, uidvalidity, uid):
-            if watermark is not None:
-                self.advance_watermark(mailbox, uidvalidity, watermark)
-                self.s.commit()
-            return None, False
         previous = None
         if self.s.scalar(select(Message.id).where(Message.sha256 == sha256).limit(1)) is not None:
             # Same bytes seen in this mailbox under an older UIDVALIDITY and not yet linked to the
@@ -233,7 +217,7 @@ class Repo:
             self.s.commit()
         except IntegrityError:
             self.s.rollback()
-            if watermark is not None:  # recorded by another worker: the watermark still moves on
+            if watermark is not None:  # recorded already (another worker, a re-poll): the watermark moves on
                 self.advance_watermark(mailbox, uidvalidity, watermark)
                 self.s.commit()
             return None, False
