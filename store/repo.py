@@ -662,7 +662,7 @@ def _as_utc(value: datetime) -> datetime:
 # recording only for a message that was in hand when a process died before: ``INTERRUPTED``). A
 # process killed while it merely held messages counts against none of them.
 MAX_ATTEMPTS = 3
-INTERRUPTED = "上次读取时处理进程中断，已重新读取"
+INTERRUPTED = "上次读取时处理进程中断，等待重新读取"
 
 
 def _chunks(pks: Sequence[int], size: int = 500) -> Iterator[list[int]]:
