@@ -9,6 +9,7 @@ version, so the same bytes (a resent file, a redelivered message, a reprocess) a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import os
@@ -133,7 +134,11 @@ def convert(
 def _keep(path: Path, data: bytes) -> None:
     """Write a cache entry whole or not at all (a cache that cannot be written is no error)."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.parent.exists():
+            for folder in (path.parent.parent, path.parent):  # 0700 whatever the umask
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):  # not ours to change: the entries are 0600 still
+                    folder.chmod(0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
