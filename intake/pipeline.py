@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # Messages are claimed this many at a time before they go to the parse workers.
 CLAIM_AHEAD = 16
+# Messages read again to what is recorded are marked so this many at a time, or this often.
+MARK_EVERY = 100
+MARK_SECONDS = 2.0
 
 
 @dataclass
@@ -294,11 +297,15 @@ def _process(
     claim: bool,
     label: str,
     due: frozenset[int] = frozenset(),
+    recorded: dict[int, _Recorded] | None = None,
 ) -> None:
     """Parse ``items`` (id, sha256) and record each as it is read (see ``_Reading``)."""
     if not items:
         return
-    with progress(label, len(items)) as bar, _Reading(store, settings, now, result, stop, bar, claim, due) as reading:
+    with (
+        progress(label, len(items)) as bar,
+        _Reading(store, settings, now, result, stop, bar, claim, due, recorded) as reading,
+    ):
         reading.add(items)
         reading.drain()
 
@@ -312,6 +319,10 @@ class _Reading:
     message this process has just recorded and claimed with it. ``pump`` records what is read
     without waiting; ``drain`` waits until everything in hand is read. Stopped (or failing) with
     messages in hand, their claims are given back for the next run.
+
+    ``recorded`` (a reprocess) holds what each processed message's reading was recorded against:
+    a message read again to the same key is only marked read again, many in one statement, where
+    recording it would take five queries and a commit to find the same.
     """
 
     def __init__(
@@ -324,9 +335,13 @@ class _Reading:
         bar: Bar,
         claim: bool,
         due: frozenset[int] = frozenset(),
+        recorded: dict[int, _Recorded] | None = None,
     ) -> None:
         self.store, self.settings, self.now, self.result, self.stop, self.bar = store, settings, now, result, stop, bar
         self.claim, self.due = claim, due
+        self.recorded = recorded or {}
+        self.unchanged: list[int] = []  # read again to the recorded key, not yet marked so
+        self.marked = time.monotonic()
         self.limits = read_limits(settings)
         self.queue: deque[tuple[int, str]] = deque()  # to be taken (claimed) before reading
         self.taken: deque[tuple[int, str]] = deque()  # taken, not yet given to a worker
@@ -341,11 +356,18 @@ class _Reading:
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         try:
-            self._give_back()
-        except Exception as error:
-            if exc_type is None:
-                raise
-            log.warning("the messages in hand could not be given back (%s): the next run takes them", error)
+            try:
+                self._mark_unchanged()
+            except Exception as error:
+                if exc_type is None:
+                    raise
+                log.warning("messages read again unchanged not marked so (%s): they stand as recorded", error)
+            try:
+                self._give_back()
+            except Exception as error:
+                if exc_type is None:
+                    raise
+                log.warning("the messages in hand could not be given back (%s): the next run takes them", error)
         finally:
             if self.pool is not None:
                 self.pool.close()
@@ -382,6 +404,7 @@ class _Reading:
 
     def drain(self) -> None:
         self._read(wait=True)
+        self._mark_unchanged()
 
     # ------------------------------------------------------------------ internals
 
@@ -441,8 +464,34 @@ class _Reading:
                 repo.renew_claims(in_hand, receipts.owner())
             self.renewed = time.monotonic()
 
+    def _same_as_recorded(self, pk: int, outcome: ParseOutcome | None) -> bool:
+        """Read again to exactly what is recorded (the same key), judged by what the message was
+        recorded against when this run began. A person's decision made since is on the message's
+        rows already (the console's actions write it), and the key it changes makes the next
+        reprocess record the message again."""
+        before = self.recorded.get(pk)
+        if before is None or outcome is None or outcome.stopped or outcome.parsed is None:
+            return False
+        key = _reading_key(outcome, self.settings, before.duplicate, before.overrides, before.corrections)
+        return key == before.key
+
+    def _mark_unchanged(self) -> None:
+        if self.unchanged:
+            with self.store.session() as repo:
+                repo.mark_read_again(self.unchanged, datetime.now(UTC))
+            self.unchanged.clear()
+        self.marked = time.monotonic()
+
     def _record(self, pk: int, task: ParseTask) -> None:
         fenced = self.claim or pk in self.due
+        if not fenced and self._same_as_recorded(pk, task.outcome):
+            self.unchanged.append(pk)
+            self.result.processed += 1
+            key = self.recorded[pk].classification or "failed"
+            self.result.classifications[key] = self.result.classifications.get(key, 0) + 1
+            if len(self.unchanged) >= MARK_EVERY or time.monotonic() - self.marked > MARK_SECONDS:
+                self._mark_unchanged()
+            return
         with self.store.session() as repo:
             message = repo.message(pk)
             if message is None:
@@ -556,7 +605,13 @@ def _apply(
     overrides = repo.overrides_for(message.id)
     earlier = message.processed_at is not None
     corrections_found = repo.corrections_for([n.id for n in message.nominees]) if earlier else []
-    key = _reading_key(outcome, settings, duplicate, overrides, corrections_found)
+    key = _reading_key(
+        outcome,
+        settings,
+        duplicate,
+        [(k, o.id, o.value) for k, o in overrides.items()],
+        [(c.id, c.nominee_id) for c in corrections_found],
+    )
     if earlier and message.state == "processed" and key and (message.info or {}).get("reading") == key:
         # Read again to the same result, with the same code, settings, corrections and
         # decisions (a reprocess of an unchanged archive): what is recorded stands as it is.
@@ -683,21 +738,56 @@ def _reading_key(
     outcome: ParseOutcome,
     settings: Settings,
     duplicate: bool,
-    overrides: dict[str, Any],
-    corrections: list[Correction],
+    overrides: list[tuple[str, int, str]],
+    corrections: list[tuple[int, int | None]],
 ) -> str:
     """Everything a message's recorded reading follows from: what was read, this code, the
-    settings that classify and check it, and what people decided about it. The same key means
-    reading it again would record the same; no key (an outcome without a digest) never matches."""
+    settings that classify and check it, and what people decided about it (its overrides as
+    (field, id, value), its nominees' corrections as (id, nominee id) in the order made). The same
+    key means reading it again would record the same; no key (an outcome without a digest) never
+    matches."""
     if not outcome.digest:
         return ""
     h = hashlib.sha256()
     h.update(outcome.digest.encode())
     h.update(_code_and_settings(settings).encode())
     h.update(repr(duplicate).encode())
-    h.update(repr(sorted((k, o.id, o.value) for k, o in overrides.items())).encode())
-    h.update(repr([(c.id, c.nominee_id) for c in corrections]).encode())
+    h.update(repr(sorted(overrides)).encode())
+    h.update(repr(corrections).encode())
     return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """What a processed message's reading was recorded against, read for all messages at once
+    before a reprocess: the key of that reading and what goes into the key beside the reading."""
+
+    key: str
+    classification: str
+    duplicate: bool
+    overrides: list[tuple[str, int, str]]
+    corrections: list[tuple[int, int | None]]
+
+
+def _recorded(repo: Repo, messages: list[Message]) -> dict[int, _Recorded]:
+    """For each processed message (``messages`` in id order) whose reading has a key, what it was
+    recorded against (``_apply``'s checks, for every message in three queries)."""
+    overrides, corrections = repo.decisions_by_message()
+    out: dict[int, _Recorded] = {}
+    seen_sha: set[str] = set()
+    seen_id: set[str] = set()
+    for m in messages:
+        # ``Repo.earlier_duplicate``: an earlier message with the same bytes or Message-ID.
+        duplicate = m.sha256 in seen_sha or bool(m.message_id and m.message_id in seen_id)
+        seen_sha.add(m.sha256)
+        if m.message_id:
+            seen_id.add(m.message_id)
+        key = (m.info or {}).get("reading")
+        if m.state == "processed" and m.processed_at is not None and key:
+            out[m.id] = _Recorded(
+                key, m.classification or "", duplicate, overrides.get(m.id, []), corrections.get(m.id, [])
+            )
+    return out
 
 
 _CODE: str | None = None
@@ -853,15 +943,17 @@ def finish(
 
 
 def reprocess(store: Store, settings: Settings, now: datetime, stop: StopFlag | None = None) -> RunResult:
-    """Parse every archived message again with the current code. Messages never read (new, or
-    failed) are claimed first, as a worker would, and their receipts queued; messages already
-    processed are read again where they stand and no receipt is queued twice."""
+    """Parse every archived message again with the current code. Messages never read (new, or failed) are
+    claimed first, as a worker would, and their receipts queued; messages already processed are
+    read again where they stand and no receipt is queued twice. What is unchanged is found for the
+    whole archive at once (``_recorded``)."""
     result = RunResult()
     with store.session() as repo:
         messages = repo.all_messages(with_children=False)
         items = [(m.id, m.sha256) for m in messages if m.state != "processing"]
         due = frozenset(m.id for m in messages if m.state in ("new", "failed"))
-    _process(store, settings, now, items, result, stop, claim=False, label="reprocessing", due=due)
+        recorded = _recorded(repo, messages)
+    _process(store, settings, now, items, result, stop, claim=False, label="reprocessing", due=due, recorded=recorded)
     with store.session() as repo:
         rules.apply(repo, settings, now)
         repo.mark_rules_applied(None)

@@ -555,6 +555,37 @@ class Repo:
         rows = self.s.scalars(select(MessageOverride).where(MessageOverride.message_pk == message_pk))
         return {o.field: o for o in rows}
 
+    def decisions_by_message(
+        self,
+    ) -> tuple[dict[int, list[tuple[str, int, str]]], dict[int, list[tuple[int, int | None]]]]:
+        """Every message's overrides (field, id, value) and the corrections of its nominees (id,
+        nominee id, in the order they were made), keyed by message, in two queries."""
+        overrides: dict[int, list[tuple[str, int, str]]] = {}
+        for pk, fld, oid, value in self.s.execute(
+            select(MessageOverride.message_pk, MessageOverride.field, MessageOverride.id, MessageOverride.value)
+        ):
+            overrides.setdefault(pk, []).append((fld, oid, value))
+        corrections: dict[int, list[tuple[int, int | None]]] = {}
+        stmt = (
+            select(Nominee.message_pk, Correction.id, Correction.nominee_id)
+            .join(Nominee, Correction.nominee_id == Nominee.id)
+            .order_by(Correction.id)
+        )
+        for pk, cid, nid in self.s.execute(stmt):
+            corrections.setdefault(pk, []).append((cid, nid))
+        return overrides, corrections
+
+    def mark_read_again(self, pks: Sequence[int], at: datetime) -> None:
+        """Messages read again to the result already recorded: only the time and the count move
+        (one statement for many; a message no longer 'processed' is left as it is)."""
+        for chunk in _chunks(list(pks)):
+            self.s.execute(
+                update(Message)
+                .where(Message.id.in_(chunk), Message.state == "processed")
+                .values(processed_at=at, parse_count=func.coalesce(Message.parse_count, 0) + 1)
+                .execution_options(synchronize_session=False)
+            )
+
     def summary_facts(self) -> dict[str, list[Any]]:
         """The columns the province standings are counted from, as plain rows."""
         return {

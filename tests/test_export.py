@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from intake.samples import Person, Submission, Unit, build_message
 from tests.conftest import embedded_config, run_intake
@@ -84,3 +88,85 @@ def test_reprocess_records_again_only_what_would_change(tmp_path: Path) -> None:
     assert len(db("SELECT id FROM attachments")) == len(files)
     assert db("SELECT detail FROM attachments WHERE detail = 'mark'") == []  # recorded again
     assert db("SELECT parse_count FROM messages") == [(3,)]
+
+
+def test_what_reprocess_checks_for_many_messages_at_once_agrees_with_recording_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reprocess decides what is unchanged from the whole archive at once (duplicates, people's
+    overrides and corrections). Once a reprocess has recorded what
+    people changed, the next one finds every message unchanged, whatever is on it."""
+    import sqlite3
+    from email import message_from_bytes, policy
+
+    from intake import actions, pipeline
+    from intake.settings import load_settings
+    from store.repo import Store
+
+    rng = random.Random(9)
+    folder = tmp_path / "mail"
+    folder.mkdir()
+
+    def sub(province: str, sender: str, name: str) -> bytes:
+        return build_message(Submission(province, sender, people=[Person(name, "男", "某局科长")]), rng)
+
+    first = sub("浙江省", "fgdj-zj@aic.example.cn", "王喆")
+    same_id = message_from_bytes(sub("浙江省", "fgdj-zj@aic.example.cn", "李四"), policy=policy.default)
+    del same_id["Message-ID"]
+    same_id["Message-ID"] = message_from_bytes(first, policy=policy.default)["Message-ID"]
+    for i, raw in enumerate(
+        [
+            first,
+            first,
+            bytes(same_id),
+            sub("江苏省", "fgdj-js@aic.example.cn", "赵六"),
+            sub("山东省", "x@example.com", "钱七"),
+        ]
+    ):
+        (folder / f"{i}.eml").write_bytes(raw)
+    cfg = embedded_config(tmp_path)
+    assert run_intake("ingest", str(folder), config=cfg, cwd=tmp_path).returncode == 0
+
+    def db(sql: str) -> list[tuple[object, ...]]:
+        with sqlite3.connect(tmp_path / "intake.db") as c:
+            return c.execute(sql).fetchall()
+
+    assert [c for (c,) in db("SELECT classification FROM messages ORDER BY id")][:2] == ["submission", "duplicate"]
+    settings = load_settings(cfg)
+    store = Store(settings.database.url, settings.archive.path)
+    [(wang,)] = db("SELECT id FROM nominees WHERE name = '王喆'")
+    [(zhao,)] = db("SELECT message_pk FROM nominees WHERE name = '赵六'")
+    [(qian,)] = db("SELECT message_pk FROM nominees WHERE name = '钱七'")
+    actions.correct_nominee(store, settings, int(wang), {"rank": "2"}, by="张三", reason="电话核实")  # type: ignore[call-overload]
+    actions.assign_province(store, settings, int(qian), "sd", by="张三", reason="山东省来函说明")  # type: ignore[call-overload]
+    actions.reclassify(store, settings, int(zhao), "unrelated", by="张三", reason="重复报送的旧材料")  # type: ignore[call-overload]
+
+    recorded_one_by_one: list[int] = []
+    real = pipeline.process_message
+
+    def spy(repo: Any, store: Any, message: Any, *args: Any, **kwargs: Any) -> bool:
+        recorded_one_by_one.append(message.id)
+        return real(repo, store, message, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "process_message", spy)
+    # What people changed without a new reading (a correction, a province named) is recorded again;
+    # a message reclassified was read again then and there.
+    assert pipeline.reprocess(store, settings, datetime.now(UTC)).processed == 4
+    assert sorted(recorded_one_by_one) == sorted(
+        [int(db(f"SELECT message_pk FROM nominees WHERE id = {wang}")[0][0]), int(qian)]
+    )
+
+    db("UPDATE attachments SET detail = 'mark'")
+    counts = db("SELECT id, parse_count FROM messages ORDER BY id")
+    recorded_one_by_one.clear()
+    result = pipeline.reprocess(store, settings, datetime.now(UTC))
+    assert result.processed == 4 and result.failed == 0
+    assert recorded_one_by_one == []  # every message found unchanged by the checks made for all at once
+    assert db("SELECT count(*) FROM attachments WHERE detail != 'mark'") == [(0,)]  # nothing recorded again
+    assert db("SELECT id, parse_count FROM messages ORDER BY id") == [(pk, n + 1) for pk, n in counts]  # type: ignore[operator]
+    assert db("SELECT classification, province_code FROM messages ORDER BY id")[1:] == [
+        ("duplicate", "zj"),
+        ("unrelated", "js"),
+        ("submission", "sd"),
+    ]
+    assert db(f"SELECT rank FROM nominees WHERE id = {wang}") == [(2,)]  # the correction stands
