@@ -317,7 +317,8 @@ def export(config: str | None, fmt: str) -> None:
 def reprocess(config: str | None, wait: float) -> None:
     """Parse every archived message again with the current parsers and rules.
 
-    Receipts are never sent again.
+    Receipts are never sent again. A message already read by these same parsers, libraries and
+    limits is taken from its kept reading (readings/ beside the archive).
 
     \b
     Example:

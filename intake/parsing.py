@@ -13,14 +13,17 @@ started from any thread (the scheduler's included).
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import pickle
+import tempfile
 import time
 import traceback
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
@@ -28,6 +31,9 @@ from parsers.archives import Budget
 from parsers.documents import Reading, ReadLimits, read_attachment
 from parsers.mime import ParsedMessage, parse_message
 from store.blobs import BlobStore
+from store.db import private_dir
+
+log = logging.getLogger(__name__)
 
 WAIT_SLICE = 0.2  # seconds between looks at the stop flag and the clocks
 
@@ -68,11 +74,109 @@ def _keeper(blobs: BlobStore) -> Callable[[Reading], None]:
 
 
 def parse_file(path: str, limits: ReadLimits, blob_root: str | None = None) -> ParseOutcome:
+    """Read the message at ``path``, its files kept in the archive at ``blob_root``; with
+    ``limits.reading_cache`` (and an archive), a message read before by the same code and libraries
+    under the same limits is taken from there."""
     try:
         raw = Path(path).read_bytes()
     except OSError:
         return ParseOutcome(None, [], traceback.format_exc()[-8000:])
-    return parse_raw(raw, limits, BlobStore(Path(blob_root)) if blob_root else None)
+    blobs = BlobStore(Path(blob_root)) if blob_root else None
+    cache = ReadingCache(Path(limits.reading_cache), limits) if limits.reading_cache and blobs else None
+    key = hashlib.sha256(raw).hexdigest()
+    if cache is not None and blobs is not None:
+        kept = cache.get(key, blobs)
+        if kept is not None:
+            return kept
+    outcome = parse_raw(raw, limits, blobs)
+    del raw
+    if outcome.parsed is not None:
+        try:
+            outcome.digest = hashlib.sha256(pickle.dumps((outcome.parsed, outcome.readings))).hexdigest()
+        except Exception:  # what was read cannot be pickled (nor sent back): say so rather than vanish
+            return ParseOutcome(None, [], traceback.format_exc()[-8000:])
+    if cache is not None:
+        cache.put(key, outcome)
+    return outcome
+
+
+class ReadingCache:
+    """Whole readings of messages, by the hash of the message's bytes and a version: this module's
+    and the parsers' code, every installed library, Python, LibreOffice, and the read limits. Only
+    a complete reading is kept: one stopped, failed, or with a file that could not be read (a
+    conversion that timed out may work next time) is read again every time. A reading whose files
+    are no longer all in the archive is read again (which puts them back). Beside the archive and
+    outside it, like LibreOffice's conversions: a backup may leave it out."""
+
+    def __init__(self, root: Path, limits: ReadLimits) -> None:
+        self.root = root
+        self.version = _reader_version(limits)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.{self.version[:16]}"
+
+    def get(self, key: str, blobs: BlobStore) -> ParseOutcome | None:
+        try:
+            outcome = pickle.loads(zlib.decompress(self.path(key).read_bytes()))
+        except FileNotFoundError:
+            return None
+        except Exception as error:  # a damaged entry is no error: the message is read again
+            log.warning("reading cache entry %s unusable (%s): read again", key[:12], type(error).__name__)
+            return None
+        if not isinstance(outcome, ParseOutcome) or not outcome.digest:
+            return None
+        for reading in (r for root in outcome.readings for r in root.walk()):
+            if reading.sha256 and not blobs.path_for(reading.sha256).exists():
+                return None
+        return outcome
+
+    def put(self, key: str, outcome: ParseOutcome) -> None:
+        if outcome.parsed is None or outcome.stopped or not outcome.digest:
+            return
+        if any(r.status == "unreadable" for root in outcome.readings for r in root.walk()):
+            return
+        target = self.path(key)
+        try:
+            if not target.parent.exists():
+                private_dir(self.root)  # names, phones and opinions: the service's user's alone
+                private_dir(target.parent)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(zlib.compress(pickle.dumps(outcome), 1))
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as error:  # a cache that cannot be written is no error
+            log.warning("reading cache not written (%s)", error.strerror)
+
+
+_CODE_VERSION: str | None = None
+
+
+def _reader_version(limits: ReadLimits) -> str:
+    """What a reading follows from beside the message's bytes (the code and libraries read once
+    per process)."""
+    global _CODE_VERSION
+    if _CODE_VERSION is None:
+        import importlib.metadata
+        import sys
+
+        from parsers import legacy
+
+        h = hashlib.sha256()
+        root = Path(__file__).resolve().parent.parent
+        for path in [*sorted((root / "parsers").rglob("*.py")), Path(__file__).resolve()]:
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+        h.update(sys.version.encode())
+        for dist in sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()):
+            h.update(dist.encode())
+        h.update(legacy.converter_version().encode())
+        _CODE_VERSION = h.hexdigest()
+    bounds = replace(limits, convert_cache=None, reading_cache=None)
+    return hashlib.sha256(f"{_CODE_VERSION}{bounds!r}".encode()).hexdigest()
 
 
 class Interrupted(Exception):
@@ -277,8 +381,6 @@ def _serve(conn: Connection) -> None:
             return
         outcome = parse_file(*job)
         try:
-            if outcome.parsed is not None:
-                outcome.digest = hashlib.sha256(pickle.dumps((outcome.parsed, outcome.readings))).hexdigest()
             conn.send(outcome)
         except Exception:  # an outcome that cannot be pickled: say so rather than vanish
             conn.send(ParseOutcome(None, [], traceback.format_exc()[-8000:]))

@@ -95,12 +95,14 @@ def read_limits(settings: Settings) -> ReadLimits:
         ),
         convert_timeout=lim.convert_timeout_seconds,
         convert_cache=str(conversion_cache(settings)),
+        reading_cache=str(settings.archive.path.parent / "readings"),
     )
 
 
 def conversion_cache(settings: Settings) -> Path:
     """LibreOffice's conversions, beside the archive but outside its content-addressed blobs (whose
-    hashes keep checking); a backup may leave it out: it is made again on demand."""
+    hashes keep checking); a backup may leave it out: it is made again on demand. Whole readings of
+    messages are kept the same way, in ``readings`` beside it (``parsing.ReadingCache``)."""
     return settings.archive.path.parent / "conversions"
 
 
@@ -943,7 +945,8 @@ def finish(
 
 
 def reprocess(store: Store, settings: Settings, now: datetime, stop: StopFlag | None = None) -> RunResult:
-    """Parse every archived message again with the current code. Messages never read (new, or failed) are
+    """Parse every archived message again with the current code (a reading kept by the same
+    parsers is taken as it is: ``parsing.ReadingCache``). Messages never read (new, or failed) are
     claimed first, as a worker would, and their receipts queued; messages already processed are
     read again where they stand and no receipt is queued twice. What is unchanged is found for the
     whole archive at once (``_recorded``)."""

@@ -64,6 +64,7 @@ class ReadLimits:
     convert_timeout: float = 120.0
     max_text_chars: int = 2_000_000
     convert_cache: str | None = None  # where LibreOffice's conversions are kept, by input hash
+    reading_cache: str | None = None  # where whole readings of messages are kept (intake.parsing)
 
 
 @dataclass
