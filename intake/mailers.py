@@ -16,12 +16,17 @@ import tempfile
 from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from intake.errors import ConfigError, MailboxError, ReplyAuthError, ReplyError, SmtpUnavailable, TemporaryReplyError
 from intake.settings import Settings, SmtpSettings
 from store.db import private_dir
 
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
+
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def _file_name(rfc_message_id: str) -> str:
@@ -150,7 +155,10 @@ class SmtpMailer:
             self.close()
 
     def close(self, *, abort: bool = False) -> None:
-        """QUIT and close; ``abort`` closes at once (in the middle of DATA a QUIT would be data)."""
+        """QUIT and close; ``abort`` closes at once (in the middle of DATA a QUIT would be data).
+        Closed when the run is done (not aborted), the Sent folder's connection goes too."""
+        if not abort and self.sent_folder is not None:
+            self.sent_folder.close()
         client, self._client = self._client, None
         if client is None:
             return
@@ -195,25 +203,42 @@ def _by_code(code: int, words: str) -> ReplyError:
 
 
 class SentFolder:
-    """The mailbox's Sent folder over IMAP: append after sending, search by Message-ID."""
+    """The mailbox's Sent folder over IMAP: append after sending, search by Message-ID. One
+    connection serves all of a run's receipts (closed with the mailer); one found lost when it is
+    used again (the server's idle timeout, a restart) is opened again once."""
 
     def __init__(self, settings: Settings) -> None:
         from intake.sources.imap import ImapSource
 
         self.source = ImapSource(settings.mailbox, connect_attempts=1)
         self.name = settings.mailbox.sent_folder
+        self._client: IMAPClient | None = None
+        self._folder: str | None = None
+        self.logins = 0
 
-    def _folder(self, client: object) -> str:
+    def _with_folder(self, what: Callable[[IMAPClient, str], _T]) -> _T:
         from intake.sources.imap import find_sent_folder
 
-        return find_sent_folder(client, self.name)
+        while True:
+            fresh = self._client is None
+            if self._client is None:
+                self._client = self.source.open_client()
+                self.logins += 1
+            try:
+                if self._folder is None:
+                    self._folder = find_sent_folder(self._client, self.name)
+                return what(self._client, self._folder)
+            except MailboxError:
+                self.close()
+                if fresh:
+                    raise
 
     def append(self, msg: Message) -> None:
         from intake.sources.imap import append_message
 
+        raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
         try:
-            with self.source.client() as client:
-                append_message(client, self._folder(client), msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+            self._with_folder(lambda client, folder: append_message(client, folder, raw))
         except MailboxError as exc:
             # The receipt went out; only the copy is missing. Logged, not fatal.
             log.warning("receipt sent, but not copied to the Sent folder: %s", exc)
@@ -222,11 +247,17 @@ class SentFolder:
         from intake.sources.imap import folder_has_message_id
 
         try:
-            with self.source.client() as client:
-                return folder_has_message_id(client, self._folder(client), rfc_message_id)
+            return self._with_folder(lambda client, folder: folder_has_message_id(client, folder, rfc_message_id))
         except MailboxError as exc:
             log.warning("cannot look in the Sent folder: %s", exc)
             return None
+
+    def close(self) -> None:
+        from intake.sources.imap import quietly_close
+
+        client, self._client, self._folder = self._client, None, None
+        if client is not None:
+            quietly_close(client)
 
 
 def make_mailer(settings: Settings) -> OutboxMailer | SmtpMailer:

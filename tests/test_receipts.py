@@ -270,6 +270,45 @@ def test_process_killed_while_recording_a_send_sends_it_once(
     client.logout()
 
 
+def test_one_connection_to_the_sent_folder_serves_a_run_and_a_lost_one_is_opened_again(
+    tmp_path: Path,
+    make_settings,
+    smtp,  # type: ignore[no-untyped-def]
+    dovecot: Dovecot,
+) -> None:
+    handler, port = smtp
+    settings = make_settings(
+        mailbox=dovecot.mailbox_settings(sent_folder="Sent"),
+        smtp={"host": "127.0.0.1", "port": port, "security": "none", "username": ""},
+    )
+    dovecot.append([_sub("bj", "北京市", 50), _sub("tj", "天津市", 51), _sub("sh", "上海市", 52)])
+    store = Store(settings.database.url, settings.archive.path)
+    mailer = make_mailer(settings)
+    assert isinstance(mailer, SmtpMailer) and isinstance(mailer.sent_folder, SentFolder)
+    sent = mailer.sent_folder
+    assert run_once(ImapSource(settings.mailbox), store, settings, datetime.now(UTC), mailer).receipts_sent == 3
+    assert len(handler.received) == 3 and sent.logins == 1  # three copies, one login
+    assert sent._client is None  # closed with the mailer at the end of the run
+
+    def copies() -> int:
+        client = dovecot.client()
+        client.select_folder("Sent", readonly=True)
+        n = len(client.search())
+        client.logout()
+        return n
+
+    assert copies() == 3
+    copy = BytesParser(policy=policy.default).parsebytes(handler.received[0].data)
+    sent.append(copy)
+    assert sent._client is not None and sent.logins == 2
+    sent._client.shutdown()  # the server dropped it meanwhile (its idle timeout, a restart)
+    sent.append(copy)
+    assert sent.logins == 3 and copies() == 5  # opened again, and the copy is there
+    assert sent.contains(copy["Message-ID"]) is True and sent.logins == 3
+    mailer.close()
+    assert sent._client is None
+
+
 def test_outbox_file_written_before_a_crash_is_not_written_again(tmp_path: Path, make_settings) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings()
     store = Store(settings.database.url, settings.archive.path)

@@ -89,7 +89,7 @@ class ImapSource:
                 if client.has_capability("ID"):
                     client.id_({"name": s.id_name, "version": __version__, "vendor": "intake"})
             except BaseException:
-                _quietly_close(client)
+                quietly_close(client)
                 raise
             return client
 
@@ -110,7 +110,7 @@ class ImapSource:
                 info = client.select_folder(self.settings.folder, readonly=True)
             yield ImapSession(client, int(info.get(b"UIDVALIDITY", 0)), self.settings.batch_size)
         finally:
-            _quietly_close(client)
+            quietly_close(client)
 
     def watch(self, stopped: threading.Event, on_change: Callable[[], None]) -> bool:
         """Wait in IDLE (RFC 2177) on a connection of its own and call ``on_change`` whenever the
@@ -149,7 +149,7 @@ class ImapSource:
                 stopped.wait(pause)
                 pause = min(pause * 2, 300)
             finally:
-                _quietly_close(client)
+                quietly_close(client)
         return True
 
     @staticmethod
@@ -173,7 +173,7 @@ class ImapSource:
         try:
             yield client
         finally:
-            _quietly_close(client)
+            quietly_close(client)
 
 
 class ImapSession:
@@ -224,7 +224,7 @@ def imap_errors(what: str) -> Iterator[None]:
         raise MailboxError(f"IMAP connection lost during {what}: {_reason(exc)}") from exc
 
 
-def _quietly_close(client: IMAPClient) -> None:
+def quietly_close(client: IMAPClient) -> None:
     try:
         client.logout()
     except Exception:
