@@ -23,7 +23,12 @@ def _is_single(ch: str) -> bool:
 
 class _Classes(dict[int, str]):
     """Each character's class, worked out once per process the first time it is seen:
-    " " white space (and controls, format characters), "1" counted one by one, "a" part of a run."""
+    " " white space (and controls, format characters), "1" counted one by one, "a" part of a run.
+    At most ``KEPT`` characters are remembered, the table started afresh when full: a text made
+    of every character there is must not grow it past a few megabytes, nor leave it full of
+    characters the next texts do not use."""
+
+    KEPT = 1 << 15
 
     def __missing__(self, code: int) -> str:
         ch = chr(code)
@@ -33,6 +38,8 @@ class _Classes(dict[int, str]):
             cls = "1"
         else:
             cls = "a"
+        if len(self) >= self.KEPT:
+            self.clear()
         self[code] = cls
         return cls
 
@@ -48,8 +55,8 @@ class WordCount:
 
 
 def count_words(text: str) -> WordCount:
-    # One class letter per character (a narrative is tens of thousands of characters; a loop in
-    # Python over each of them was most of the time spent reading one).
+    # One class letter per character, then counted by the string's own methods (a narrative is
+    # tens of thousands of characters: a loop in Python over each was slow).
     classes = text.translate(_CLASSES)
     singles = classes.count("1")
     runs = sum(1 for _ in _RUN.finditer(classes))

@@ -12,7 +12,7 @@ from intake.pipeline import received_time
 from intake.rules import MessageFacts, NomineeFacts, evaluate, opinion_empty, ranking_problem
 from intake.settings import Province
 from parsers.mime import parse_message
-from parsers.wordcount import count_words
+from parsers.wordcount import WordCount, count_words
 
 DEADLINE = datetime.fromisoformat("2017-04-30T23:59:59+08:00")
 PROVINCES = (
@@ -93,6 +93,16 @@ def test_word_count_table() -> None:
     assert count_words("事迹 材料").chars_nospace == 4
     text = "字" * 1500
     assert count_words(text).words == 1500 and count_words(text + "。").words == 1501
+
+
+def test_word_count_of_a_text_of_every_character_stays_small() -> None:
+    from parsers.wordcount import _CLASSES
+
+    # Every ideograph of the basic block and of extension B, once each: 63,712 characters.
+    every = "".join(chr(c) for c in [*range(0x4E00, 0xA000), *range(0x20000, 0x2A6E0)])
+    assert count_words(every) == WordCount(len(every), len(every))
+    assert len(_CLASSES) <= _CLASSES.KEPT
+    assert count_words("2024年 事迹 材料").words == 6  # the table started afresh reads right
 
 
 @pytest.mark.parametrize(
