@@ -37,7 +37,12 @@ class _Rich:
 
     def grow(self, n: int) -> None:
         total = next(t.total for t in self.progress.tasks if t.id == self.task)  # type: ignore[attr-defined]
-        self.progress.update(self.task, total=(total or 0) + n)  # type: ignore[attr-defined]
+        total = (total or 0) + n
+        self.progress.update(self.task, total=total, visible=total > 0)  # type: ignore[attr-defined]
+
+    @property
+    def shown(self) -> bool:
+        return bool(next(t.visible for t in self.progress.tasks if t.id == self.task))  # type: ignore[attr-defined]
 
 
 Bar = _Plain | _Rich
@@ -59,6 +64,7 @@ def bars(*jobs: tuple[str, int], rich_from: int = 0) -> Iterator[tuple[Bar, ...]
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
         ) as shown:
-            yield tuple(_Rich(shown, shown.add_task(label, total=total)) for label, total in jobs)
+            # A bar with nothing to count yet is not drawn (an idle poll shows none).
+            yield tuple(_Rich(shown, shown.add_task(label, total=total, visible=total > 0)) for label, total in jobs)
         return
     yield tuple(_Plain(label, total) for label, total in jobs)

@@ -70,3 +70,25 @@ def test_ingest_then_reprocess_sends_nothing_twice(tmp_path: Path) -> None:
     assert redone.returncode == 0 and "processed 6" in redone.stdout
     assert intake("export", "--format", "json").stdout == export
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 5
+
+
+def test_on_a_terminal_a_bar_is_drawn_only_once_there_is_something_to_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An idle poll (nothing new, nothing waiting) draws no bars; a bar appears when work is known."""
+    import io
+    import types
+
+    from intake import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(progress, "sys", types.SimpleNamespace(stderr=Terminal()))
+    with progress.bars(("fetching", 0), ("processing", 0)) as (fetching, processing):
+        assert isinstance(fetching, progress._Rich) and isinstance(processing, progress._Rich)
+        assert not fetching.shown and not processing.shown
+        fetching.grow(3)
+        assert fetching.shown and not processing.shown
+        fetching.advance(3)
