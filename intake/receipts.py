@@ -139,7 +139,9 @@ def _send_due(store: Store, settings: Settings, mailer: Mailer, now: datetime) -
 
 def _claim_within_cap(repo: Repo, settings: Settings, now: datetime, pks: list[int]) -> list[Receipt]:
     """Claim the receipts of ``pks`` still queued, but none beyond the hourly cap of what one
-    address is sent: those wait an hour; a receipt is never dropped."""
+    address is sent: those wait an hour; a receipt is never dropped. Counted and claimed under a
+    lock: two processes sending at once do not both find room under the cap."""
+    repo.lock_sending()
     waiting = [r for r in repo.receipts_by_id(pks) if r.state == "queued"]
     counts = repo.mail_sent_counts_since([r.to_addr for r in waiting], now - timedelta(hours=1))
     take = []

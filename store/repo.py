@@ -278,6 +278,16 @@ class Repo:
         if self.s.get_bind().dialect.name == "postgresql":
             self.s.execute(text("SELECT pg_advisory_xact_lock(727275)"))
 
+    def lock_sending(self) -> None:
+        """One claim of mail to send at a time across every process sharing the database, so an
+        address's hourly cap is counted with everyone's claims; held until the commit (PostgreSQL:
+        a transaction-scoped advisory lock; SQLite: its write lock, taken by a statement that
+        changes nothing: reads alone would not wait for another writer)."""
+        if self.s.get_bind().dialect.name == "postgresql":
+            self.s.execute(text("SELECT pg_advisory_xact_lock(727276)"))
+        else:
+            self.s.execute(text("UPDATE receipts SET id = id WHERE 0 = 1"))
+
     def release_claims(self, pks: Sequence[int], owner: str) -> None:
         """This worker's claims on messages it did not get to read go back to 'new'."""
         for chunk in _chunks(pks):

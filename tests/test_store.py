@@ -136,6 +136,30 @@ def test_claim_is_exclusive_across_threads(db_url: str, tmp_path: Path) -> None:
     store.dispose()
 
 
+def test_claiming_mail_to_send_waits_for_another_process_claiming(db_url: str, tmp_path: Path) -> None:
+    """Counting an address's mail this hour and claiming within the cap is one step at a time
+    across processes (two engines here): the second waits until the first has committed."""
+    first, second = Store(db_url, tmp_path / "archive"), Store(db_url, tmp_path / "archive")
+    order: list[str] = []
+    with first.session() as repo:
+        repo.lock_sending()
+
+        def claim() -> None:
+            with second.session() as other:
+                other.lock_sending()
+                order.append("second")
+
+        waiting = threading.Thread(target=claim)
+        waiting.start()
+        waiting.join(1.0)  # long enough for it to have gone on, had it not waited
+        order.append("first")
+        repo.commit()
+    waiting.join(60)
+    assert order == ["first", "second"]
+    first.dispose()
+    second.dispose()
+
+
 def test_datetimes_come_back_aware_and_equal(db_url: str, tmp_path: Path) -> None:
     store = Store(db_url, tmp_path / "archive")
     m, _ = _record(store, "1", b"x")
