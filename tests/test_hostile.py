@@ -317,13 +317,11 @@ def test_private_files_whatever_the_umask(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "intake.db").stat().st_mode & 0o777 == 0o600
-    for folder in [
-        tmp_path / "archive",
-        *(p for p in (tmp_path / "archive").rglob("*") if p.is_dir()),
-        tmp_path / "outbox",
-    ]:
+    kept = [tmp_path / "archive", tmp_path / "readings"]  # the blobs, and the readings kept beside them
+    assert all(folder.is_dir() for folder in kept)
+    for folder in [*kept, *(p for k in kept for p in k.rglob("*") if p.is_dir()), tmp_path / "outbox"]:
         assert folder.stat().st_mode & 0o777 == 0o700, folder
-    for blob in (p for p in (tmp_path / "archive").rglob("*") if p.is_file()):
+    for blob in (p for k in kept for p in k.rglob("*") if p.is_file()):
         assert blob.stat().st_mode & 0o077 == 0, blob
     for lock in tmp_path.glob("*.lock"):
         assert lock.stat().st_mode & 0o077 == 0, lock
