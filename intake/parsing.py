@@ -102,7 +102,8 @@ def parse_file(path: str, limits: ReadLimits, blob_root: str | None = None) -> P
 
 class ReadingCache:
     """Whole readings of messages, by the hash of the message's bytes and a version: this module's
-    and the parsers' code, every installed library, Python, LibreOffice, and the read limits. Only
+    and the parsers' code, every installed library, Python, LibreOffice, and the read limits
+    (``_code_version``). Only
     a complete reading is kept: one stopped, failed, or with a file that could not be read (a
     conversion that timed out may work next time) is read again every time. A reading whose files
     are no longer all in the archive is read again (which puts them back). Beside the archive and
@@ -152,29 +153,42 @@ class ReadingCache:
             log.warning("reading cache not written (%s)", error.strerror)
 
 
-_CODE_VERSION: str | None = None
+def _code_version() -> str:
+    """The parsers' code as this process loaded it (read when this module is imported, so a worker
+    started after an upgrade was installed but before the service restarted does not file old
+    readings under the new version), Python, the installed distributions (their ``dist-info``
+    names carry their versions) and the LibreOffice installed (its files' sizes and times)."""
+    import sys
+
+    from parsers.legacy import office_binary
+
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for path in [*sorted((root / "parsers").rglob("*.py")), Path(__file__).resolve()]:
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    h.update(sys.version.encode())
+    for folder in sys.path:
+        if folder and os.path.isdir(folder):
+            h.update(repr(sorted(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info")))).encode())
+    binary = office_binary()
+    if binary is not None:
+        program = Path(os.path.realpath(binary)).parent
+        for name in ("versionrc", "soffice.bin", Path(binary).name):
+            try:
+                st = (program / name).stat()
+            except OSError:
+                continue
+            h.update(f"{program / name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+_CODE_VERSION = _code_version()
 
 
 def _reader_version(limits: ReadLimits) -> str:
-    """What a reading follows from beside the message's bytes (the code and libraries read once
-    per process)."""
-    global _CODE_VERSION
-    if _CODE_VERSION is None:
-        import importlib.metadata
-        import sys
-
-        from parsers import legacy
-
-        h = hashlib.sha256()
-        root = Path(__file__).resolve().parent.parent
-        for path in [*sorted((root / "parsers").rglob("*.py")), Path(__file__).resolve()]:
-            h.update(path.relative_to(root).as_posix().encode())
-            h.update(path.read_bytes())
-        h.update(sys.version.encode())
-        for dist in sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()):
-            h.update(dist.encode())
-        h.update(legacy.converter_version().encode())
-        _CODE_VERSION = h.hexdigest()
+    """What a reading follows from beside the message's bytes: the code and libraries, and the
+    read limits (where the caches are kept aside)."""
     bounds = replace(limits, convert_cache=None, reading_cache=None)
     return hashlib.sha256(f"{_CODE_VERSION}{bounds!r}".encode()).hexdigest()
 

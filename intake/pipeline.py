@@ -792,22 +792,27 @@ def _recorded(repo: Repo, messages: list[Message]) -> dict[int, _Recorded]:
     return out
 
 
-_CODE: str | None = None
+def _code() -> str:
+    """A digest of the code that turns a reading into records, read when this module is imported:
+    a worker that runs on after an upgrade was installed (until the service restarts) still
+    records under its own code's digest, so the next reprocess records those messages again."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for package in ("intake", "parsers"):
+        for path in sorted((root / package).rglob("*.py")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+_CODE = _code()
 _SETTINGS: tuple[Settings, str] | None = None  # the last settings seen, and their digest
 
 
 def _code_and_settings(settings: Settings) -> str:
-    """A digest of the code that turns a reading into records (read once per process) and of the
-    settings it consults: the campaign, provinces and limits, and our own sending address."""
-    global _CODE, _SETTINGS
-    if _CODE is None:
-        h = hashlib.sha256()
-        root = Path(__file__).resolve().parent.parent
-        for package in ("intake", "parsers"):
-            for path in sorted((root / package).rglob("*.py")):
-                h.update(path.name.encode())
-                h.update(path.read_bytes())
-        _CODE = h.hexdigest()
+    """A digest of the code that turns a reading into records and of the settings it consults: the
+    campaign, provinces and limits, and our own sending address."""
+    global _SETTINGS
     if _SETTINGS is None or _SETTINGS[0] is not settings:
         consulted = settings.model_dump(mode="json", include={"campaign", "limits", "provinces", "receipts"})
         consulted["sender"] = settings.smtp.sender

@@ -47,7 +47,9 @@ def _submission() -> bytes:
     return build_message(sub, random.Random(3))
 
 
-def test_a_message_read_before_is_not_read_again(tmp_path: Path, reads: list[bytes]) -> None:
+def test_a_message_read_before_is_not_read_again(
+    tmp_path: Path, reads: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, root = _message(tmp_path, _submission())
     first = parse_file(path, _limits(tmp_path), root)
     assert first.parsed is not None and first.digest and len(reads) == 1
@@ -60,8 +62,12 @@ def test_a_message_read_before_is_not_read_again(tmp_path: Path, reads: list[byt
     # Other limits read it again (and keep that reading beside the first).
     parse_file(path, _limits(tmp_path, archive=ArchiveLimits(members=5)), root)
     assert len(reads) == 2
+    # Other parsers or libraries (an upgrade) read it again too.
+    monkeypatch.setattr(parsing, "_CODE_VERSION", "after an upgrade")
+    parse_file(path, _limits(tmp_path), root)
+    assert len(reads) == 3
     entries = [p for p in (tmp_path / "readings").rglob("*") if p.is_file()]
-    assert len(entries) == 2 and all(p.stat().st_mode & 0o077 == 0 for p in entries)
+    assert len(entries) == 3 and all(p.stat().st_mode & 0o077 == 0 for p in entries)
     folders = [tmp_path / "readings", *(p for p in (tmp_path / "readings").rglob("*") if p.is_dir())]
     assert all(f.stat().st_mode & 0o777 == 0o700 for f in folders)
 
