@@ -237,15 +237,11 @@ def _as_if_dead(store: Store) -> None:
 
 def test_process_killed_while_recording_a_send_sends_it_once(
     tmp_path: Path,
-    make_settings,
-    smtp,  # type: ignore[no-untyped-def]
+    smtp_settings,  # type: ignore[no-untyped-def]
     dovecot: Dovecot,
 ) -> None:
-    handler, port = smtp
-    settings = make_settings(
-        mailbox=dovecot.mailbox_settings(sent_folder="&XfJT0ZAB-"),
-        smtp={"host": "127.0.0.1", "port": port, "security": "none", "username": ""},
-    )
+    make, handler = smtp_settings
+    settings = make(mailbox=dovecot.mailbox_settings(sent_folder="&XfJT0ZAB-"))
     dovecot.append([_sub("bj", "北京市", 20)])
     store = Store(settings.database.url, settings.archive.path)
     real = make_mailer(settings)
@@ -272,15 +268,11 @@ def test_process_killed_while_recording_a_send_sends_it_once(
 
 def test_one_connection_to_the_sent_folder_serves_a_run_and_a_lost_one_is_opened_again(
     tmp_path: Path,
-    make_settings,
-    smtp,  # type: ignore[no-untyped-def]
+    smtp_settings,  # type: ignore[no-untyped-def]
     dovecot: Dovecot,
 ) -> None:
-    handler, port = smtp
-    settings = make_settings(
-        mailbox=dovecot.mailbox_settings(sent_folder="Sent"),
-        smtp={"host": "127.0.0.1", "port": port, "security": "none", "username": ""},
-    )
+    make, handler = smtp_settings
+    settings = make(mailbox=dovecot.mailbox_settings(sent_folder="Sent"))
     dovecot.append([_sub("bj", "北京市", 50), _sub("tj", "天津市", 51), _sub("sh", "上海市", 52)])
     store = Store(settings.database.url, settings.archive.path)
     mailer = make_mailer(settings)
