@@ -357,19 +357,18 @@ class _Reading:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        steps = (
+            (self._mark_unchanged, "messages read again unchanged not marked so (%s): they stand as recorded"),
+            (self._give_back, "the messages in hand could not be given back (%s): the next run takes them"),
+        )
         try:
-            try:
-                self._mark_unchanged()
-            except Exception as error:
-                if exc_type is None:
-                    raise
-                log.warning("messages read again unchanged not marked so (%s): they stand as recorded", error)
-            try:
-                self._give_back()
-            except Exception as error:
-                if exc_type is None:
-                    raise
-                log.warning("the messages in hand could not be given back (%s): the next run takes them", error)
+            for step, failed in steps:
+                try:
+                    step()
+                except Exception as error:
+                    if exc_type is None:
+                        raise
+                    log.warning(failed, error)  # the error that ended the reading goes on
         finally:
             if self.pool is not None:
                 self.pool.close()
@@ -488,9 +487,7 @@ class _Reading:
         fenced = self.claim or pk in self.due
         if not fenced and self._same_as_recorded(pk, task.outcome):
             self.unchanged.append(pk)
-            self.result.processed += 1
-            key = self.recorded[pk].classification or "failed"
-            self.result.classifications[key] = self.result.classifications.get(key, 0) + 1
+            self._count(self.recorded[pk].classification, ok=True)
             if len(self.unchanged) >= MARK_EVERY or time.monotonic() - self.marked > MARK_SECONDS:
                 self._mark_unchanged()
             return
@@ -513,10 +510,13 @@ class _Reading:
                 outcome=task.outcome,
                 fenced=fenced,
             )
-            self.result.processed += 1
-            self.result.failed += 0 if ok else 1
-            key = message.classification or "failed"
-            self.result.classifications[key] = self.result.classifications.get(key, 0) + 1
+            self._count(message.classification, ok=ok)
+
+    def _count(self, classification: str | None, *, ok: bool) -> None:
+        self.result.processed += 1
+        self.result.failed += 0 if ok else 1
+        key = classification or "failed"
+        self.result.classifications[key] = self.result.classifications.get(key, 0) + 1
 
 
 def process_message(
