@@ -17,7 +17,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import tempfile
 import time
 import traceback
 import zlib
@@ -29,9 +28,9 @@ from pathlib import Path
 
 from parsers.archives import Budget
 from parsers.documents import Reading, ReadLimits, read_attachment
+from parsers.legacy import keep_entry, office_binary
 from parsers.mime import ParsedMessage, parse_message
 from store.blobs import BlobStore
-from store.db import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +82,9 @@ def parse_file(path: str, limits: ReadLimits, blob_root: str | None = None) -> P
         return ParseOutcome(None, [], traceback.format_exc()[-8000:])
     blobs = BlobStore(Path(blob_root)) if blob_root else None
     cache = ReadingCache(Path(limits.reading_cache), limits) if limits.reading_cache and blobs else None
-    key = hashlib.sha256(raw).hexdigest()
+    key = ""
     if cache is not None and blobs is not None:
+        key = hashlib.sha256(raw).hexdigest()
         kept = cache.get(key, blobs)
         if kept is not None:
             return kept
@@ -103,11 +103,11 @@ def parse_file(path: str, limits: ReadLimits, blob_root: str | None = None) -> P
 class ReadingCache:
     """Whole readings of messages, by the hash of the message's bytes and a version: this module's
     and the parsers' code, every installed library, Python, LibreOffice, and the read limits
-    (``_code_version``). Only
-    a complete reading is kept: one stopped, failed, or with a file that could not be read (a
-    conversion that timed out may work next time) is read again every time. A reading whose files
-    are no longer all in the archive is read again (which puts them back). Beside the archive and
-    outside it, like LibreOffice's conversions: a backup may leave it out."""
+    (``_code_version``). Only a complete reading is kept: one stopped, failed, or with a file that
+    could not be read (a conversion that timed out may work next time) is read again every time.
+    A reading whose files are no longer all in the archive is read again (which puts them back).
+    Beside the archive and outside it, like LibreOffice's conversions (written the same way): a
+    backup may leave it out."""
 
     def __init__(self, root: Path, limits: ReadLimits) -> None:
         self.root = root
@@ -136,21 +136,9 @@ class ReadingCache:
             return
         if any(r.status == "unreadable" for root in outcome.readings for r in root.walk()):
             return
-        target = self.path(key)
-        try:
-            if not target.parent.exists():
-                private_dir(self.root)  # names, phones and opinions: the service's user's alone
-                private_dir(target.parent)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(zlib.compress(pickle.dumps(outcome), 1))
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as error:  # a cache that cannot be written is no error
-            log.warning("reading cache not written (%s)", error.strerror)
+        why = keep_entry(self.path(key), zlib.compress(pickle.dumps(outcome), 1))
+        if why is not None:
+            log.warning("reading cache not written (%s)", why)
 
 
 def _code_version() -> str:
@@ -159,8 +147,6 @@ def _code_version() -> str:
     readings under the new version), Python, the installed distributions (their ``dist-info``
     names carry their versions) and the LibreOffice installed (its files' sizes and times)."""
     import sys
-
-    from parsers.legacy import office_binary
 
     h = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent

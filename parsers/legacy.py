@@ -126,16 +126,18 @@ def convert(
         except OSError:
             pass
         data = _convert(binary, payload, source_ext, target, timeout)
-        _keep(kept, data)
+        keep_entry(kept, data)
         return data
     return _convert(binary, payload, source_ext, target, timeout)
 
 
-def _keep(path: Path, data: bytes) -> None:
-    """Write a cache entry whole or not at all (a cache that cannot be written is no error)."""
+def keep_entry(path: Path, data: bytes) -> str | None:
+    """Write a cache entry (``cache/xx/name``) whole or not at all, its folders 0700 whatever the
+    umask and the entry 0600. A cache that cannot be written is no error: the reason is returned."""
+    tmp: str | None = None
     try:
         if not path.parent.exists():
-            for folder in (path.parent.parent, path.parent):  # 0700 whatever the umask
+            for folder in (path.parent.parent, path.parent):
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
                 with contextlib.suppress(OSError):  # not ours to change: the entries are 0600 still
                     folder.chmod(0o700)
@@ -143,8 +145,11 @@ def _keep(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
-    except OSError:
-        pass
+        return None
+    except OSError as error:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        return error.strerror or str(error)
 
 
 # --------------------------------------------------------------------------- a warm LibreOffice
