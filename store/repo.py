@@ -245,24 +245,15 @@ class Repo:
 
     def count_attempts(self, pks: Sequence[int], owner: str) -> None:
         """One more automatic reading attempt for each of these messages this worker holds; commit."""
-        self.s.execute(
-            update(Message)
-            .where(Message.id.in_(list(pks)), Message.state == "processing", Message.claimed_by == owner)
-            .values(attempts=Message.attempts + 1)
-            .execution_options(synchronize_session=False)
+        self._update_messages(
+            pks, [Message.state == "processing", Message.claimed_by == owner], attempts=Message.attempts + 1
         )
         self.s.commit()
 
     def renew_claims(self, pks: Sequence[int], owner: str) -> None:
         """This worker still works on these: their lease starts again (a long conversion must not
         let another worker take a message over)."""
-        for chunk in _chunks(pks):
-            self.s.execute(
-                update(Message)
-                .where(Message.id.in_(chunk), Message.state == "processing", Message.claimed_by == owner)
-                .values(claimed_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+        self._update_messages(pks, [Message.state == "processing", Message.claimed_by == owner], claimed_at=utcnow())
         self.s.commit()
 
     def holds_claim(self, pk: int, owner: str) -> bool:
@@ -290,13 +281,13 @@ class Repo:
 
     def release_claims(self, pks: Sequence[int], owner: str) -> None:
         """This worker's claims on messages it did not get to read go back to 'new'."""
-        for chunk in _chunks(pks):
-            self.s.execute(
-                update(Message)
-                .where(Message.id.in_(chunk), Message.state == "processing", Message.claimed_by == owner)
-                .values(state="new", claimed_by=None, claimed_at=None)
-                .execution_options(synchronize_session=False)
-            )
+        self._update_messages(
+            pks,
+            [Message.state == "processing", Message.claimed_by == owner],
+            state="new",
+            claimed_by=None,
+            claimed_at=None,
+        )
         self.s.commit()
 
     def stale_sending_receipts(self, owner: str, lease: timedelta) -> list[Receipt]:
@@ -588,11 +579,18 @@ class Repo:
     def mark_read_again(self, pks: Sequence[int], at: datetime) -> None:
         """Messages read again to the result already recorded: only the time and the count move
         (one statement for many; a message no longer 'processed' is left as it is)."""
-        for chunk in _chunks(list(pks)):
+        self._update_messages(
+            pks, [Message.state == "processed"], processed_at=at, parse_count=func.coalesce(Message.parse_count, 0) + 1
+        )
+
+    def _update_messages(self, pks: Sequence[int], where: list[Any], **values: Any) -> None:
+        """Set ``values`` on the messages of ``pks`` that meet ``where``, a few hundred at a time
+        (``_chunks``)."""
+        for chunk in _chunks(pks):
             self.s.execute(
                 update(Message)
-                .where(Message.id.in_(chunk), Message.state == "processed")
-                .values(processed_at=at, parse_count=func.coalesce(Message.parse_count, 0) + 1)
+                .where(Message.id.in_(chunk), *where)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
 
