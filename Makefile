@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	rm -rf var/demo
 	mkdir -p var/demo
-	cd var/demo && ../../$(BIN)/python -m intake.demo var/mail/inbox
+	cd var/demo && ../../$(BIN)/python -m intake.dev.demo var/mail/inbox
 	cd var/demo && ../../$(BIN)/intake poll
-	cd var/demo && ../../$(BIN)/python -m intake.show
+	cd var/demo && ../../$(BIN)/python -m intake.dev.show
 
 test: $(STAMP)
 	$(BIN)/ruff check intake parsers store tests

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
-from intake.errors import EX_USAGE, HANDLED_ERRORS, exit_status
-from intake.settings import Settings, load_settings
+from intake.core.errors import EX_USAGE, HANDLED_ERRORS, exit_status
+from intake.core.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,7 +46,7 @@ def _log_to_file(settings: Settings) -> None:
             target, maxBytes=settings.logging.max_bytes, backupCount=settings.logging.backups, encoding="utf-8"
         )
     except OSError as exc:
-        from intake.errors import ConfigError
+        from intake.core.errors import ConfigError
 
         raise ConfigError(f"logging.file: cannot write {target}: {exc.strerror}") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -115,7 +115,7 @@ def main(verbose: bool) -> None:
 
 
 def mailbox_lock(store: Any, identity: str, wait: float) -> Any:
-    from intake.errors import LockError
+    from intake.core.errors import LockError
     from store.locks import LockBusy, worker_lock
 
     class _Guard:
@@ -154,9 +154,9 @@ def poll(config: str | None, wait: float) -> None:
     Example:
         INTAKE_IMAP_PASSWORD=… intake poll --config intake.toml
     """
-    from intake.pipeline import StopFlag, run_once
-    from intake.receipts import make_mailer
-    from intake.sources import make_source
+    from intake.jobs.poll import StopFlag, run_once
+    from intake.mail.sources import make_source
+    from intake.outbox.receipts import make_mailer
 
     ctx = Context(config)
     settings = ctx.settings
@@ -184,9 +184,9 @@ def ingest(config: str | None, paths: tuple[Path, ...]) -> None:
     Example:
         intake ingest saved/*.eml backup.mbox
     """
-    from intake.pipeline import StopFlag, run_once
-    from intake.receipts import make_mailer
-    from intake.sources.local import FilesSource
+    from intake.jobs.poll import StopFlag, run_once
+    from intake.mail.sources.local import FilesSource
+    from intake.outbox.receipts import make_mailer
 
     ctx = Context(config)
     settings = ctx.settings
@@ -216,9 +216,9 @@ def run(config: str | None, wait: float) -> None:
     Example:
         INTAKE_IMAP_PASSWORD=… intake run --config /etc/intake/intake.toml
     """
-    from intake.receipts import make_mailer
-    from intake.sources import make_source
-    from intake.worker import Worker
+    from intake.jobs.worker import Worker
+    from intake.mail.sources import make_source
+    from intake.outbox.receipts import make_mailer
 
     ctx = Context(config)
     settings = ctx.settings
@@ -255,8 +255,8 @@ def summary(config: str | None, day: datetime | None, xlsx: Path | None, send: b
     Example:
         intake summary --date 2017-04-28 --xlsx 日报.xlsx --send
     """
-    from intake.receipts import make_mailer
-    from intake.summary import build_summary, print_summary, write_workbook
+    from intake.outbox.receipts import make_mailer
+    from intake.reports.summary import build_summary, print_summary, write_workbook
 
     ctx = Context(config)
     settings = ctx.settings
@@ -271,17 +271,17 @@ def summary(config: str | None, day: datetime | None, xlsx: Path | None, send: b
         try:
             xlsx.write_bytes(workbook)
         except OSError as exc:
-            from intake.errors import IntakeError
+            from intake.core.errors import IntakeError
 
             raise IntakeError(f"cannot write {xlsx}: {exc.strerror}") from exc
         click.echo(f"workbook written to {xlsx}")
     if send:
-        from intake.errors import ConfigError
+        from intake.core.errors import ConfigError
 
         if not settings.summary.recipients:
             raise ConfigError("summary.recipients is empty: nobody to send the summary to")
-        from intake.errors import IntakeError
-        from intake.worker import send_daily_summary
+        from intake.core.errors import IntakeError
+        from intake.jobs.worker import send_daily_summary
 
         sent = send_daily_summary(store, settings, make_mailer(settings), now, the_day, again=True)
         click.echo(f"summary sent to {sent} recipient(s)")
@@ -301,7 +301,7 @@ def export(config: str | None, fmt: str) -> None:
     Example:
         intake export --format json > intake.json
     """
-    from intake.report import export_data
+    from intake.campaign.standing import export_data
 
     ctx = Context(config)
     store = ctx.store()
@@ -324,9 +324,9 @@ def reprocess(config: str | None, wait: float) -> None:
     Example:
         intake reprocess --config intake.toml
     """
-    from intake.pipeline import StopFlag
-    from intake.pipeline import reprocess as run_reprocess
-    from intake.sources import make_source
+    from intake.jobs.poll import StopFlag
+    from intake.jobs.poll import reprocess as run_reprocess
+    from intake.mail.sources import make_source
 
     ctx = Context(config)
     settings = ctx.settings
@@ -395,8 +395,8 @@ def user_add(config: str | None, name: str, role: str, password_env: str | None)
     """
     import os
 
-    from intake.actions import add_user
-    from intake.errors import ActionError
+    from intake.core.errors import ActionError
+    from intake.office.actions import add_user
 
     if password_env:
         password = os.environ.get(password_env, "")
@@ -428,8 +428,8 @@ def correct(config: str | None, nominee_id: int, changes: tuple[str, ...], reaso
     """
     import getpass
 
-    from intake.actions import correct_nominee
-    from intake.errors import ActionError
+    from intake.core.errors import ActionError
+    from intake.office.actions import correct_nominee
 
     parsed: dict[str, str] = {}
     for item in changes:
@@ -470,8 +470,8 @@ def review(
     """
     import getpass
 
-    from intake.actions import review_nominee, review_province
-    from intake.errors import ActionError
+    from intake.core.errors import ActionError
+    from intake.office.actions import review_nominee, review_province
 
     ctx = Context(config)
     actor = by or f"{getpass.getuser()}（命令行）"
@@ -497,7 +497,7 @@ def documents(config: str | None, out: Path) -> None:
     Example:
         intake documents --out 文件/
     """
-    from intake.documents import build, write
+    from intake.reports.documents import build, write
 
     ctx = Context(config)
     store = ctx.store()
@@ -521,7 +521,7 @@ def remind(config: str | None, dry_run: bool) -> None:
     Example:
         intake remind --dry-run
     """
-    from intake import outbox
+    from intake.outbox import letters as outbox
 
     ctx = Context(config)
     store, settings, now = ctx.store(), ctx.settings, datetime.now(UTC)
@@ -549,7 +549,7 @@ def status(config: str | None) -> None:
     Example:
         intake status --config /etc/intake/intake.toml || notify-office
     """
-    from intake.status import read_status
+    from intake.ops.status import read_status
 
     ctx = Context(config)
     settings = ctx.settings
@@ -571,7 +571,7 @@ def init(folder: Path) -> None:
     Example:
         intake init /etc/intake && intake check --config /etc/intake/intake.toml
     """
-    from intake.deployment import init as write_deployment
+    from intake.ops.deployment import init as write_deployment
 
     for path in write_deployment(folder):
         click.echo(f"wrote {path}")
@@ -590,7 +590,7 @@ def check(config: str | None) -> None:
     Example:
         INTAKE_IMAP_PASSWORD=… INTAKE_SMTP_PASSWORD=… intake check --config /etc/intake/intake.toml
     """
-    from intake.deployment import check as run_check
+    from intake.ops.deployment import check as run_check
 
     result = run_check(Context(config).settings)
     for line in result.lines():
@@ -612,7 +612,7 @@ def backup(config: str | None, file: Path) -> None:
     Example:
         intake backup /var/backups/intake-$(date +%F).tar
     """
-    from intake.backup import backup as make_backup
+    from intake.ops.backup import backup as make_backup
 
     ctx = Context(config)
     counts = make_backup(ctx.store(), ctx.settings.archive.path, file)
@@ -631,7 +631,7 @@ def restore(config: str | None, file: Path) -> None:
     Example:
         intake restore --config /etc/intake/intake.toml intake-2017-04-28.tar
     """
-    from intake.backup import restore as load_backup
+    from intake.ops.backup import restore as load_backup
 
     ctx = Context(config)
     counts = load_backup(ctx.store(), ctx.settings.archive.path, file)
@@ -653,7 +653,7 @@ def return_(config: str | None, message_id: int, reason: str, by: str | None) ->
     """
     import getpass
 
-    from intake import outbox
+    from intake.outbox import letters as outbox
 
     ctx = Context(config)
     pk = outbox.queue_return(

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from parsers import legacy
 from parsers.archives import ArchiveLimits, Budget, expand
 from parsers.charsets import decode_bytes
+from parsers.conversion import NO_CONVERTER, ConversionError, Convert
 from parsers.docx_reader import DocxContent, DocxError, read_docx
 from parsers.forms import (
     NAME_FIELDS,
@@ -64,7 +63,7 @@ class ReadLimits:
     convert_timeout: float = 120.0
     max_text_chars: int = 2_000_000
     convert_cache: str | None = None  # where LibreOffice's conversions are kept, by input hash
-    reading_cache: str | None = None  # where whole readings of messages are kept (intake.parsing)
+    reading_cache: str | None = None  # where whole readings of messages are kept (intake.ingest.pool)
 
 
 @dataclass
@@ -103,12 +102,14 @@ def read_attachment(
     *,
     budget: Budget | None = None,
     keep: Callable[[Reading], None] | None = None,
+    convert: Convert | None = None,
 ) -> Reading:
     """Read one file. ``budget`` bounds what archives may unpack (one per message, shared by every
     level of nesting); ``keep``, when given, is called on each reading once it is read (to archive
-    its bytes and let them go before the next member is unpacked)."""
+    its bytes and let them go before the next member is unpacked); ``convert`` turns legacy files
+    into ones these readers read (without it they are kept, flagged, unread)."""
     limits = limits or ReadLimits()
-    budget = budget or Budget(limits.archive.total_bytes)
+    ctx = _Context(limits, budget or Budget(limits.archive.total_bytes), keep, convert)
     kind = sniff(payload, filename)
     reading = Reading(
         filename=filename or _default_name(kind),
@@ -119,7 +120,7 @@ def read_attachment(
         size=len(payload),
     )
     try:
-        _read(reading, limits, budget, keep)
+        _read(reading, ctx)
     except RecursionError:
         reading.status, reading.detail = "unreadable", "文件嵌套层次过深，无法读取"
     except MemoryError:
@@ -132,35 +133,45 @@ def read_attachment(
     return reading
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every level of one attachment's reading shares."""
+
+    limits: ReadLimits
+    budget: Budget
+    keep: Callable[[Reading], None] | None
+    convert: Convert | None
+
+
 def _default_name(kind: str) -> str:
     return f"未命名附件.{EXTENSIONS.get(kind, 'bin')}"
 
 
-def _read(r: Reading, limits: ReadLimits, budget: Budget, keep: Callable[[Reading], None] | None) -> None:
-    kind = r.type
+def _read(r: Reading, ctx: _Context) -> None:
+    kind, limits = r.type, ctx.limits
     if kind == "empty":
         r.status, r.detail = "unreadable", "文件为空（0字节）"
     elif kind == "docx":
         _read_docx_payload(r, r.payload)
     elif kind in ("doc", "wps", "rtf"):
-        _convert_then(r, "docx", limits, _read_docx_payload)
+        _convert_then(r, "docx", ctx, _read_docx_payload)
     elif kind == "xlsx":
         _read_sheet_payload(r, r.payload, "xlsx")
     elif kind in ("xls", "et"):
         try:
             _read_sheet_payload(r, r.payload, "xls")
         except _Retry:
-            _convert_then(r, "xlsx", limits, lambda rr, data: _read_sheet_payload(rr, data, "xlsx"))
+            _convert_then(r, "xlsx", ctx, lambda rr, data: _read_sheet_payload(rr, data, "xlsx"))
     elif kind == "pdf":
         _read_pdf(r)
     elif kind in IMAGE_TYPES:
         r.status, r.role, r.detail = "scan_only", "scan", "图片文件：已收存，不作识别"
     elif kind in ARCHIVE_TYPES:
-        _read_archive(r, limits, budget, keep)
+        _read_archive(r, ctx)
     elif kind == "encrypted":
         r.status, r.detail = "unreadable", "文件设有密码，请发送不加密的文件"
-    elif kind == "html" and r.filename.lower().endswith((".doc", ".wps")) and legacy.office_binary():
-        _convert_then(r, "docx", limits, _read_docx_payload)  # a Word file saved as a web page: keep its tables
+    elif kind == "html" and r.filename.lower().endswith((".doc", ".wps")) and ctx.convert is not None:
+        _convert_then(r, "docx", ctx, _read_docx_payload)  # a Word file saved as a web page: keep its tables
     elif kind == "html":
         text = html_to_text(decode_bytes(r.payload[: limits.max_text_chars]))
         _classify_text(r, text)
@@ -190,12 +201,14 @@ class _Retry(Exception):
     pass
 
 
-def _convert_then(r: Reading, target: str, limits: ReadLimits, then: object) -> None:
+def _convert_then(r: Reading, target: str, ctx: _Context, then: object) -> None:
     src_ext = {"doc": "doc", "wps": "wps", "rtf": "rtf", "xls": "xls", "et": "et", "html": "html"}[r.type]
+    if ctx.convert is None:
+        r.status, r.detail = "unreadable", NO_CONVERTER.format(kind=src_ext.upper())
+        return
     try:
-        cache = Path(limits.convert_cache) if limits.convert_cache else None
-        converted = legacy.convert(r.payload, src_ext, target, timeout=limits.convert_timeout, cache=cache)
-    except legacy.ConversionError as exc:
+        converted = ctx.convert(r.payload, src_ext, target)
+    except ConversionError as exc:
         _unreadable(r, exc)
         return
     then(r, converted)  # type: ignore[operator]
@@ -387,13 +400,14 @@ def _read_pdf(r: Reading) -> None:
 # --------------------------------------------------------------------------- archives
 
 
-def _read_archive(r: Reading, limits: ReadLimits, budget: Budget, keep: Callable[[Reading], None] | None) -> None:
+def _read_archive(r: Reading, ctx: _Context) -> None:
+    limits = ctx.limits
     r.role = "archive"
     if r.depth >= limits.archive.depth:
         r.status, r.detail = "skipped", f"压缩包嵌套超过 {limits.archive.depth} 层，未解压"
         r.limited = r.detail
         return
-    result = expand(r.payload, r.type, limits.archive, budget)
+    result = expand(r.payload, r.type, limits.archive, ctx.budget)
     if result.failed:
         r.status, r.detail = ("skipped" if result.limit else "unreadable"), result.failed
         r.limited = result.failed if result.limit else ""
@@ -401,7 +415,14 @@ def _read_archive(r: Reading, limits: ReadLimits, budget: Budget, keep: Callable
     r.status = "expanded"
     for member in result.members:
         child = read_attachment(
-            member.name.rsplit("/", 1)[-1], "", member.payload, limits, r.depth + 1, budget=budget, keep=keep
+            member.name.rsplit("/", 1)[-1],
+            "",
+            member.payload,
+            limits,
+            r.depth + 1,
+            budget=ctx.budget,
+            keep=ctx.keep,
+            convert=ctx.convert,
         )
         child.filename = member.name
         r.children.append(child)

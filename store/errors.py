@@ -1,4 +1,4 @@
-"""The store's one error. ``intake.errors`` re-exports it as part of the application's tree."""
+"""The store's one error. ``intake.core.errors`` re-exports it as part of the application's tree."""
 
 
 class StoreError(Exception):

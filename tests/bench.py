@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from intake.samples import Person, many_submissions  # noqa: E402
+from intake.dev.samples import Person, many_submissions  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.servers import Dovecot, start_dovecot  # noqa: E402
 
@@ -196,10 +196,10 @@ def baseline(port: int, user: str, password: str, folder: str) -> dict[str, floa
 def idle_poll_seconds(cfg: Path, env: dict[str, str], repeats: int = 3) -> tuple[float, float, int]:
     """(in-process run_once seconds, whole `intake poll` wall seconds, IMAP commands) for a poll with no new mail."""
     os.environ.update({k: v for k, v in env.items() if k.startswith("BENCH_")})
-    from intake.pipeline import run_once
-    from intake.receipts import make_mailer
-    from intake.settings import load_settings
-    from intake.sources.imap import ImapSource
+    from intake.core.settings import load_settings
+    from intake.jobs.poll import run_once
+    from intake.mail.sources.imap import ImapSource
+    from intake.outbox.receipts import make_mailer
     from store.repo import Store
 
     settings = load_settings(cfg)
@@ -296,9 +296,9 @@ def console_figures(work: Path) -> dict[str, float]:
 
     from starlette.testclient import TestClient
 
-    from intake import actions
-    from intake.samples import Person, Submission, build_message
-    from intake.settings import load_settings
+    from intake.core.settings import load_settings
+    from intake.dev.samples import Person, Submission, build_message
+    from intake.office import actions
     from intake.web.app import create_app
     from store.repo import Store
 
@@ -495,8 +495,8 @@ def hostile_figures(work: Path) -> list[dict[str, object]]:
 def legacy_mix(n: int) -> list[bytes]:
     """``n`` realistic submissions, one in ten also carrying a Word 97 form whose bytes are its
     own (a distinct name in each), as provinces send them: the conversion cache alone cannot help."""
-    from intake.samples import individual_form, person_name
-    from parsers import legacy
+    from intake.dev.samples import individual_form, person_name
+    from intake.ingest import convert as legacy
 
     msgs = many_submissions(n, min(250, n))
     rng = random.Random(97)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from intake.settings import Settings, load_settings
+from intake.core.settings import Settings, load_settings
 from tests.servers import Dovecot, create_pg_database, drop_pg_database, start_dovecot, start_smtp
 
 
@@ -154,3 +154,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         drop_pg_database(url)
+
+
+def read_as_pipeline(filename: str, content_type: str, payload: bytes, limits: Any = None, **kw: Any) -> Any:
+    """``parsers.documents.read_attachment`` handed the application's LibreOffice converter, as the
+    parse workers hand it (legacy files are converted, within the limits' timeout)."""
+    from intake.ingest.convert import converter
+    from parsers.documents import ReadLimits, read_attachment
+
+    limits = limits or ReadLimits()
+    kw.setdefault("convert", converter(limits.convert_timeout, None))
+    return read_attachment(filename, content_type, payload, limits, **kw)

@@ -18,14 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from intake.pipeline import run_once
-from intake.receipts import make_mailer
-from intake.samples import Person, Submission, build_message, individual_form
-from intake.sources.local import FilesSource
-from parsers.documents import read_attachment
+from intake.dev.samples import Person, Submission, build_message, individual_form
+from intake.jobs.poll import run_once
+from intake.mail.sources.local import FilesSource
+from intake.outbox.receipts import make_mailer
 from parsers.mime import parse_message
 from store.repo import Store
-from tests.conftest import CORPUS, require_corpus
+from tests.conftest import CORPUS, read_as_pipeline, require_corpus
 
 CORPUS_BYTES = [p.read_bytes() for p in sorted(CORPUS.glob("*/*.eml"))]
 # The same examples on every run, so CI is repeatable; INTAKE_FUZZ_RANDOM=1 explores new ones.
@@ -68,7 +67,7 @@ def test_fuzzed_corpus_never_raises(index: int, rng: random.Random, mutations: i
 @given(st.binary(max_size=4096))
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     parse_message(raw)
-    r = read_attachment("x", "", raw)
+    r = read_as_pipeline("x", "", raw)
     assert r.status in ("parsed", "unreadable", "scan_only", "expanded", "skipped")
 
 
@@ -107,7 +106,7 @@ def test_mutated_office_files_never_raise(kind: str, rng: random.Random, inside:
     base = DOCX if kind == "docx" else XLSX
     data = _mutate_zip_members(base, rng) if inside else _mutate(base, rng, rng.randrange(1, 20))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    r = read_attachment(f"推荐表.{kind}", "", data)
+    r = read_as_pipeline(f"推荐表.{kind}", "", data)
     assert r.status in ("parsed", "unreadable", "expanded", "skipped", "scan_only")
     if r.status == "unreadable":
         assert r.detail

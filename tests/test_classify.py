@@ -6,10 +6,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from intake.classify import classify
-from intake.samples import Person, individual_form
-from parsers.documents import read_attachment
+from intake.dev.samples import Person, individual_form
+from intake.mail.classify import classify
 from parsers.mime import parse_message
+from tests.conftest import read_as_pipeline
 
 DOCX = individual_form([Person("王喆", "女", "某区市场监督管理局")], "北京市")
 
@@ -47,7 +47,7 @@ def _mail(
 
 def _classify(raw: bytes, settings, duplicate: bool = False):  # type: ignore[no-untyped-def]
     parsed = parse_message(raw)
-    readings = [read_attachment(a.filename, a.content_type, a.payload) for a in parsed.attachments]
+    readings = [read_as_pipeline(a.filename, a.content_type, a.payload) for a in parsed.attachments]
     return classify(parsed, readings, settings, duplicate=duplicate)
 
 

@@ -42,7 +42,7 @@ def test_config_from_environment(tmp_path: Path) -> None:
 
 
 def test_ingest_then_reprocess_sends_nothing_twice(tmp_path: Path) -> None:
-    from intake.demo import demo_messages
+    from intake.dev.demo import demo_messages
     from tests.conftest import write_config
 
     (tmp_path / "mail").mkdir()
@@ -79,7 +79,7 @@ def test_on_a_terminal_a_bar_is_drawn_only_once_there_is_something_to_count(
     import io
     import types
 
-    from intake import progress
+    from intake.core import progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

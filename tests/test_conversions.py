@@ -10,13 +10,13 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from intake.samples import Person, individual_form
+from intake.dev.samples import Person, individual_form
 from tests.conftest import embedded_config, run_intake
 from tests.servers import require
 
 
 def _word97(people: list[Person]) -> bytes:
-    from parsers.legacy import convert, office_binary
+    from intake.ingest.convert import convert, office_binary
 
     require(office_binary() is not None, "LibreOffice is not installed")
     return convert(individual_form(people, "浙江省"), "docx", "doc")
@@ -48,7 +48,7 @@ def test_the_same_bytes_are_converted_once(tmp_path: Path) -> None:
     assert entry.stat().st_mode & 0o077 == 0
 
     # Put another form in the cache entry's place: what is read from now on shows where it came from.
-    from parsers.legacy import convert
+    from intake.ingest.convert import convert
 
     entry.write_bytes(convert(_word97([Person("李四", "男", "宁波市市场监督管理局")]), "doc", "docx"))
     # A resend of the same file (a new message) and a reprocess of the archive: no LibreOffice run.
@@ -79,7 +79,7 @@ def _alive(fragment: str) -> list[int]:
 
 
 def _warm_or_skip():  # type: ignore[no-untyped-def]
-    from parsers.legacy import WarmOffice
+    from intake.ingest.convert import WarmOffice
 
     require(WarmOffice.possible(), "LibreOffice with python3-uno (Debian's /usr/bin/python3) is not installed")
     return WarmOffice
@@ -91,7 +91,7 @@ def test_a_hung_conversion_is_killed_and_the_next_one_works(tmp_path: Path) -> N
 
     import pytest
 
-    from parsers.legacy import ConversionError
+    from intake.ingest.convert import ConversionError
 
     warm_office = _warm_or_skip()
     doc = _word97([Person("王晓明", "男", "杭州市市场监督管理局科长")])
@@ -141,7 +141,7 @@ def test_no_libreoffice_outlives_the_process_that_started_it(tmp_path: Path) -> 
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from parsers import legacy\n"
+        "from intake.ingest import convert as legacy\n"
         f"legacy.convert(Path({str(tmp_path / 'in.doc')!r}).read_bytes(), 'doc', 'docx')\n"
         "print(legacy._WARM.profile, flush=True)\n"
         "time.sleep(600)\n"

@@ -14,10 +14,10 @@ from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Mm
 
-from intake import actions
-from intake.documents import build
-from intake.samples import Person, Submission, Unit, build_message
-from intake.settings import load_settings
+from intake.core.settings import load_settings
+from intake.dev.samples import Person, Submission, Unit, build_message
+from intake.office import actions
+from intake.reports.documents import build
 from store.repo import Store
 from tests.conftest import embedded_config, run_intake
 
@@ -114,7 +114,7 @@ def test_documents_follow_the_review_states(tmp_path: Path) -> None:
     assert "决定对1个表现突出的单位和3名表现突出的个人予以通报表扬" in notice
     assert "2017年6月1日" in notice
     # The documents open in LibreOffice (as in Word and WPS).
-    from parsers.legacy import convert, office_binary
+    from intake.ingest.convert import convert, office_binary
     from tests.servers import require
 
     require(office_binary() is not None, "LibreOffice is not installed")

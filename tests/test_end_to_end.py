@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from intake.samples import (
+from intake.dev.samples import (
     Person,
     Submission,
     Unit,
@@ -31,7 +31,7 @@ LATE = datetime(2017, 5, 2, 1, 30, tzinfo=UTC)
 
 
 def _office(payload: bytes, src: str, dst: str) -> bytes:
-    from parsers.legacy import convert, office_binary
+    from intake.ingest.convert import convert, office_binary
     from tests.servers import require
 
     require(office_binary() is not None, "LibreOffice is not installed")

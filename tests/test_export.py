@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from intake.samples import Person, Submission, Unit, build_message
+from intake.dev.samples import Person, Submission, Unit, build_message
 from tests.conftest import embedded_config, run_intake
 
 
@@ -99,8 +99,9 @@ def test_what_reprocess_checks_for_many_messages_at_once_agrees_with_recording_e
     import sqlite3
     from email import message_from_bytes, policy
 
-    from intake import actions, pipeline
-    from intake.settings import load_settings
+    from intake.core.settings import load_settings
+    from intake.jobs import poll as pipeline
+    from intake.office import actions
     from store.repo import Store
 
     rng = random.Random(9)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from intake.pipeline import run_once
-from intake.receipts import make_mailer
-from intake.samples import many_submissions
-from intake.sources.imap import ImapSource
+from intake.dev.samples import many_submissions
+from intake.jobs.poll import run_once
+from intake.mail.sources.imap import ImapSource
+from intake.outbox.receipts import make_mailer
 from store.repo import Attachment, Store
 from tests.conftest import cli_env, run_intake, write_config
 from tests.servers import Dovecot
@@ -141,7 +141,7 @@ def test_two_pollers_at_once_on_postgresql_process_each_message_once(dovecot: Do
         dovecot.append(many_submissions(n, 20, seed=12))
         cfg = _config(tmp_path, dovecot, port, url)
         os.environ["FAULT_PW"] = dovecot.password
-        from intake.settings import load_settings
+        from intake.core.settings import load_settings
 
         settings = load_settings(cfg)
         stores = [Store(url, tmp_path / "archive"), Store(url, tmp_path / "archive", create=False)]
@@ -197,8 +197,8 @@ def test_a_message_whose_recording_kills_the_process_is_failed_after_three_attem
     """Dying while recording what was read is the one thing a message in hand can be blamed for
     when the process dies: counted (before the recording) once the message was in hand at a
     death already, failed and flagged after MAX_ATTEMPTS, never taken again for ever."""
-    import intake.pipeline as pipeline
-    from intake.sources.local import FilesSource
+    import intake.jobs.poll as pipeline
+    from intake.mail.sources.local import FilesSource
     from store.repo import INTERRUPTED, MAX_ATTEMPTS
 
     settings = make_settings()

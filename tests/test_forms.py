@@ -13,10 +13,10 @@ from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from parsers.documents import read_attachment
 from parsers.forms import normalise_label, parse_rank
 from parsers.sniff import sniff
 from parsers.wordcount import count_words
+from tests.conftest import read_as_pipeline
 
 
 def _save(doc) -> bytes:  # type: ignore[no-untyped-def]
@@ -272,7 +272,7 @@ GOLDEN: list[tuple[Callable[[], bytes], str, str, list[tuple]]] = [  # type: ign
 
 @pytest.mark.parametrize(("builder", "filename", "role", "expected"), GOLDEN, ids=[g[0].__name__ for g in GOLDEN])
 def test_golden_forms(builder, filename: str, role: str, expected: list[tuple]) -> None:  # type: ignore[no-untyped-def,type-arg]
-    reading = read_attachment(filename, "application/octet-stream", builder())
+    reading = read_as_pipeline(filename, "application/octet-stream", builder())
     assert reading.status == "parsed", reading.detail
     assert reading.role == role
     got = [(r.kind, r.name, r.rank) for r in reading.records]
@@ -284,15 +284,15 @@ def test_golden_forms(builder, filename: str, role: str, expected: list[tuple]) 
 
 
 def test_deleted_text_is_not_read() -> None:
-    reading = read_attachment("x.docx", "", tracked_changes())
+    reading = read_as_pipeline("x.docx", "", tracked_changes())
     assert "张三丰" in reading.text and "张三\n" not in reading.text and "张三张三丰" not in reading.text
 
 
 def test_several_nominees_with_a_summary_list_are_not_counted_twice() -> None:
-    from intake.assemble import assemble
+    from intake.ingest.assemble import assemble
 
-    forms = read_attachment("个人推荐表.docx", "", several_in_one_file())
-    lst = read_attachment("汇总.xlsx", "", excel_list())
+    forms = read_as_pipeline("个人推荐表.docx", "", several_in_one_file())
+    lst = read_as_pipeline("汇总.xlsx", "", excel_list())
     drafts, _ = assemble([forms, lst])
     names = sorted(d.name for d in drafts)
     assert names == sorted(["周杰", "吴静", "郑强", "何军", "某县市场监督管理局", "高磊"])
@@ -338,7 +338,7 @@ def test_sniff_by_content_not_name(payload: bytes, name: str, kind: str) -> None
 
 
 def test_docx_without_extension_is_read() -> None:
-    reading = read_attachment("", "application/octet-stream", spaced_labels())
+    reading = read_as_pipeline("", "application/octet-stream", spaced_labels())
     assert reading.type == "docx" and reading.records[0].name == "王喆"
     assert reading.filename.endswith(".docx")
 
@@ -346,7 +346,7 @@ def test_docx_without_extension_is_read() -> None:
 def test_broken_docx_is_unreadable_with_reason() -> None:
     data = spaced_labels()
     broken = data[: len(data) // 2]
-    reading = read_attachment("附件2.docx", "", broken)
+    reading = read_as_pipeline("附件2.docx", "", broken)
     assert reading.status == "unreadable" and reading.detail
 
 
@@ -363,7 +363,7 @@ def test_xml_entity_bomb_in_docx_is_not_expanded() -> None:
         for item in zin.infolist():
             data = bomb.encode() if item.filename == "word/document.xml" else zin.read(item)
             zout.writestr(item, data)
-    reading = read_attachment("bomb.docx", "", out.getvalue())
+    reading = read_as_pipeline("bomb.docx", "", out.getvalue())
     assert len(reading.text) < 10_000
     assert reading.status in ("parsed", "unreadable")
 
@@ -383,7 +383,7 @@ def test_zip_with_gbk_names_nested_and_traversal() -> None:
     utf8 = "个人推荐表.docx".encode()
     gbk = "个人推荐表.docx".encode("gbk")
     assert len(utf8) != len(gbk)
-    reading = read_attachment("材料.zip", "", _rename_member(data, "个人推荐表.docx", gbk))
+    reading = read_as_pipeline("材料.zip", "", _rename_member(data, "个人推荐表.docx", gbk))
     assert reading.status == "expanded"
     names = [c.filename for c in reading.children]
     assert names[0] == "个人推荐表.docx"
@@ -415,7 +415,7 @@ def test_zip_bomb_is_bounded() -> None:
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("big.txt", b"0" * (50 * 1024 * 1024))
     limits = ReadLimits(archive=ArchiveLimits(total_bytes=5 * 1024 * 1024))
-    reading = read_attachment("bomb.zip", "", buf.getvalue(), limits)
+    reading = read_as_pipeline("bomb.zip", "", buf.getvalue(), limits)
     assert reading.children == []
     assert "解压后超过" in reading.detail
 
@@ -424,15 +424,15 @@ def test_truncated_zip_and_encrypted_office_file() -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("a.txt", "x" * 1000)
-    r = read_attachment("a.zip", "", buf.getvalue()[:40])
+    r = read_as_pipeline("a.zip", "", buf.getvalue()[:40])
     assert r.status == "unreadable" and "ZIP" in r.detail
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + "EncryptedPackage".encode("utf-16-le")
-    r = read_attachment("加密.docx", "", ole)
+    r = read_as_pipeline("加密.docx", "", ole)
     assert r.status == "unreadable" and "密码" in r.detail
 
 
 def test_images_and_image_only_pdf_are_scan_only() -> None:
-    r = read_attachment("推荐表扫描.jpg", "image/jpeg", b"\xff\xd8\xff\xe0" + b"\x00" * 100)
+    r = read_as_pipeline("推荐表扫描.jpg", "image/jpeg", b"\xff\xd8\xff\xe0" + b"\x00" * 100)
     assert (r.status, r.role) == ("scan_only", "scan")
     from pypdf import PdfWriter
 
@@ -440,7 +440,7 @@ def test_images_and_image_only_pdf_are_scan_only() -> None:
     w.add_blank_page(width=595, height=842)
     buf = io.BytesIO()
     w.write(buf)
-    r = read_attachment("扫描件.pdf", "application/pdf", buf.getvalue())
+    r = read_as_pipeline("扫描件.pdf", "application/pdf", buf.getvalue())
     assert r.status == "scan_only"
 
 
@@ -448,7 +448,7 @@ def test_images_and_image_only_pdf_are_scan_only() -> None:
 
 
 def _office() -> None:
-    from parsers.legacy import office_binary
+    from intake.ingest.convert import office_binary
     from tests.servers import require
 
     require(office_binary() is not None, "LibreOffice is not installed (libreoffice-writer-nogui, -calc-nogui)")
@@ -456,25 +456,25 @@ def _office() -> None:
 
 def test_word97_doc_converted_by_libreoffice() -> None:
     _office()
-    from parsers.legacy import convert
+    from intake.ingest.convert import convert
 
     doc = convert(several_in_one_file(), "docx", "doc")
     assert sniff(doc, "x.doc") == "doc"
-    reading = read_attachment("个人推荐表.doc", "application/msword", doc)
+    reading = read_as_pipeline("个人推荐表.doc", "application/msword", doc)
     assert reading.status == "parsed", reading.detail
     assert [(r.name, r.rank) for r in reading.records] == [("周杰", 1), ("吴静", 2), ("郑强", 3)]
     # The same bytes named .wps: WPS files are read the same way.
-    wps = read_attachment("个人推荐表.wps", "application/octet-stream", doc)
+    wps = read_as_pipeline("个人推荐表.wps", "application/octet-stream", doc)
     assert [r.name for r in wps.records] == ["周杰", "吴静", "郑强"]
 
 
 def test_xls_read_directly_and_after_conversion() -> None:
     _office()
-    from parsers.legacy import convert
+    from intake.ingest.convert import convert
 
     xls = convert(excel_list(), "xlsx", "xls")
     assert sniff(xls, "") == "xls"
-    reading = read_attachment("汇总表.xls", "application/vnd.ms-excel", xls)
+    reading = read_as_pipeline("汇总表.xls", "application/vnd.ms-excel", xls)
     assert reading.status == "parsed", reading.detail
     assert [(r.kind, r.name, r.rank) for r in reading.records] == [
         ("individual", "何军", 1),
@@ -486,7 +486,7 @@ def test_xls_read_directly_and_after_conversion() -> None:
 def test_garbage_doc_is_unreadable_not_dropped() -> None:
     _office()
     junk = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50 + "WordDocument".encode("utf-16-le") + b"\x01" * 500
-    reading = read_attachment("坏文件.doc", "", junk)
+    reading = read_as_pipeline("坏文件.doc", "", junk)
     assert reading.status == "unreadable" and "DOC文件无法打开" in reading.detail and reading.technical
 
 
@@ -498,7 +498,7 @@ def test_columns_decide_the_kind_over_the_title_around_the_table() -> None:
         for c, v in enumerate(row):
             t.rows[r].cells[c].text = v
     doc.add_paragraph("推荐单位意见：同意")
-    reading = read_attachment("名单.docx", "", _save(doc))
+    reading = read_as_pipeline("名单.docx", "", _save(doc))
     assert [(r.kind, r.name) for r in reading.records] == [("individual", "陈洋"), ("individual", "林娜")]
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -507,7 +507,7 @@ def test_columns_decide_the_kind_over_the_title_around_the_table() -> None:
     ws.append([1, "某县市场监督管理局", 1])
     buf = io.BytesIO()
     wb.save(buf)
-    reading = read_attachment("汇总.xlsx", "", buf.getvalue())
+    reading = read_as_pipeline("汇总.xlsx", "", buf.getvalue())
     assert [(r.kind, r.name, r.rank) for r in reading.records] == [("unit", "某县市场监督管理局", 1)]
 
 
@@ -515,7 +515,7 @@ def test_a_narrative_named_with_the_form_is_still_a_narrative() -> None:
     doc = Document()
     doc.add_paragraph("王喆同志先进事迹材料")
     doc.add_paragraph("该同志长期从事非公党建工作。" * 20)
-    reading = read_attachment("推荐表及事迹材料.docx", "", _save(doc))
+    reading = read_as_pipeline("推荐表及事迹材料.docx", "", _save(doc))
     assert reading.role == "narrative" and reading.words is not None
     assert reading.words.words == count_words(reading.text).words
 
@@ -530,7 +530,7 @@ def test_word_count_skips_text_boxes_and_deleted_text() -> None:
     run = OxmlElement("w:r")
     run.append(box)
     p.append(run)
-    reading = read_attachment("事迹材料.docx", "", _save(doc))
+    reading = read_as_pipeline("事迹材料.docx", "", _save(doc))
     assert reading.text.strip() == "事迹正文" and reading.words.words == 4  # type: ignore[union-attr]
 
 
@@ -542,29 +542,29 @@ def test_word_saved_as_a_web_page_keeps_its_tables() -> None:
         "<tr><td>工作单位及职务</td><td>某区市场监督管理局科长</td><td>推荐排序</td><td>1</td></tr>"
         "</table></body></html>"
     ).encode()
-    reading = read_attachment("个人推荐表.doc", "application/msword", html)
+    reading = read_as_pipeline("个人推荐表.doc", "application/msword", html)
     assert reading.type == "html" and reading.status == "parsed", reading.detail
     assert [(r.kind, r.name, r.rank) for r in reading.records] == [("individual", "韩梅", 1)]
 
 
 def test_text_pdf_forms_give_names_kinds_and_ranks() -> None:
     _office()
-    from parsers.legacy import convert
+    from intake.ingest.convert import convert
 
     pdf = convert(several_in_one_file(), "docx", "pdf")
-    reading = read_attachment("个人推荐表.pdf", "application/pdf", pdf)
+    reading = read_as_pipeline("个人推荐表.pdf", "application/pdf", pdf)
     assert reading.role == "individual_form"
     assert [(r.kind, r.name, r.rank) for r in reading.records] == [
         ("individual", "周杰", 1),
         ("individual", "吴静", 2),
         ("individual", "郑强", 3),
     ]
-    unit = read_attachment("单位推荐表.pdf", "application/pdf", convert(unit_form(), "docx", "pdf"))
+    unit = read_as_pipeline("单位推荐表.pdf", "application/pdf", convert(unit_form(), "docx", "pdf"))
     assert [(r.kind, r.name, r.rank) for r in unit.records] == [("unit", "某某市某某区市场监督管理局", 1)]
     doc = Document()
     doc.add_paragraph("王喆同志先进事迹材料")
     doc.add_paragraph("该同志长期从事非公党建工作，积极推动小个专党组织建设。" * 10)
-    narrative = read_attachment("王喆事迹材料.pdf", "application/pdf", convert(_save(doc), "docx", "pdf"))
+    narrative = read_as_pipeline("王喆事迹材料.pdf", "application/pdf", convert(_save(doc), "docx", "pdf"))
     assert narrative.role == "narrative" and narrative.records == []
 
 
@@ -574,7 +574,7 @@ def test_conversion_time_out_ends_every_libreoffice_process(monkeypatch: pytest.
     import subprocess
 
     _office()
-    from parsers.legacy import ConversionError, convert
+    from intake.ingest.convert import ConversionError, convert
 
     monkeypatch.setenv("INTAKE_OFFICE_ONESHOT", "1")
     with pytest.raises(ConversionError, match="转换超时"):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.samples import Person, Submission, build_message, individual_form, person_name
+from intake.dev.samples import Person, Submission, build_message, individual_form, person_name
 from tests.conftest import cli_env, deliver, embedded_config, run_intake
 
 SENDER = "fgdj-zj@aic.example.cn"  # 浙江省's registered address in the shipped campaign
@@ -280,7 +280,7 @@ def test_all_hostile_at_once_then_ordinary_mail(mail_dir: Path, tmp_path: Path) 
 def test_a_parse_past_its_time_is_stopped_retried_then_set_aside(tmp_path: Path) -> None:
     """A Word 97 file needs LibreOffice, which takes far longer to start than the 0.05 s allowed
     here: the reader is stopped every time, whatever the machine's speed."""
-    from parsers.legacy import convert, office_binary
+    from intake.ingest.convert import convert, office_binary
     from tests.servers import require
 
     require(office_binary() is not None, "LibreOffice is not installed")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from intake.errors import MailboxError
-from intake.pipeline import run_once
-from intake.receipts import make_mailer
-from intake.samples import Person, Submission, Unit, auto_reply, build_message, person_name
-from intake.sources.imap import ImapSession, ImapSource
+from intake.core.errors import MailboxError
+from intake.dev.samples import Person, Submission, Unit, auto_reply, build_message, person_name
+from intake.jobs.poll import run_once
+from intake.mail.sources.imap import ImapSession, ImapSource
+from intake.outbox.receipts import make_mailer
 from store.repo import Store
 from tests.conftest import cli_env, run_intake, write_config
 from tests.servers import Dovecot

@@ -12,8 +12,8 @@ import pytest
 from docx import Document
 from openpyxl.styles import Border, PatternFill, Side
 
-from intake.assemble import assemble, listed_kinds
-from parsers.documents import read_attachment
+from intake.ingest.assemble import assemble, listed_kinds
+from tests.conftest import read_as_pipeline
 from tests.servers import require
 
 MIXED = [
@@ -192,14 +192,14 @@ GOLDEN: list[tuple[Callable[[], bytes], str, str, list[tuple[str, str, int | Non
 
 @pytest.mark.parametrize(("builder", "filename", "role", "expected"), GOLDEN, ids=[g[0].__name__ for g in GOLDEN])
 def test_golden(builder: Callable[[], bytes], filename: str, role: str, expected: list[tuple]) -> None:  # type: ignore[type-arg]
-    reading = read_attachment(filename, "", builder())
+    reading = read_as_pipeline(filename, "", builder())
     assert reading.status == "parsed", reading.detail
     assert reading.role == role
     assert [(r.kind, r.name, r.rank) for r in reading.records] == expected
 
 
 def test_form_in_a_sheet_keeps_its_fields_not_the_familys() -> None:
-    reading = read_attachment("个人推荐表.xlsx", "", forms_in_a_sheet())
+    reading = read_as_pipeline("个人推荐表.xlsx", "", forms_in_a_sheet())
     first = reading.records[0]
     assert first.fields["workplace"] == "某县市场监督管理局局长"
     assert first.fields["political"] == "中共党员"
@@ -209,7 +209,7 @@ def test_form_in_a_sheet_keeps_its_fields_not_the_familys() -> None:
 
 
 def test_list_columns_become_fields() -> None:
-    reading = read_attachment("推荐汇总表.xlsx", "", mixed_list_xlsx())
+    reading = read_as_pipeline("推荐汇总表.xlsx", "", mixed_list_xlsx())
     first = reading.records[0]
     assert first.fields["workplace"] == "某市市场监督管理局副局长" and first.fields["sex"] == "男"
     assert all(r.source == "list" for r in reading.records)
@@ -217,16 +217,16 @@ def test_list_columns_become_fields() -> None:
 
 def test_legacy_list_and_unit_form() -> None:
     """.xls and Word 97 files of every kind, through LibreOffice, as offices send them."""
-    from intake.samples import Unit, unit_form
-    from parsers.legacy import convert, office_binary
+    from intake.dev.samples import Unit, unit_form
+    from intake.ingest.convert import convert, office_binary
 
     require(office_binary() is not None, "LibreOffice is not installed (libreoffice-writer-nogui, -calc-nogui)")
-    xls = read_attachment("推荐汇总表.xls", "", convert(mixed_list_xlsx(), "xlsx", "xls"))
+    xls = read_as_pipeline("推荐汇总表.xls", "", convert(mixed_list_xlsx(), "xlsx", "xls"))
     assert [(r.kind, r.name, r.rank) for r in xls.records] == EXPECTED_MIXED
-    word = read_attachment("推荐名单.doc", "", convert(mixed_list_docx(), "docx", "doc"))
+    word = read_as_pipeline("推荐名单.doc", "", convert(mixed_list_docx(), "docx", "doc"))
     assert [(r.kind, r.name, r.rank) for r in word.records] == EXPECTED_MIXED
     units = [Unit("某某县市场监督管理局", "张三", 1), Unit("某某区市场监督管理局", "李四", 2)]
-    doc = read_attachment("附件3：单位推荐表.doc", "", convert(unit_form(units, "浙江省"), "docx", "doc"))
+    doc = read_as_pipeline("附件3：单位推荐表.doc", "", convert(unit_form(units, "浙江省"), "docx", "doc"))
     assert doc.role == "unit_form", doc.detail
     assert [(r.kind, r.name, r.rank) for r in doc.records] == [
         ("unit", "某某县市场监督管理局", 1),
@@ -240,16 +240,16 @@ def test_form_flattened_into_paragraphs() -> None:
     doc.add_paragraph("在推进非公党建工作中表现突出单位推荐表")
     doc.add_paragraph("单位名称某某县市场监督管理局单位负责人张三推荐排序2联系人刘明联系电话0571-88881000")
     doc.add_paragraph("推荐单位意见同意推荐。（盖章）")
-    reading = read_attachment("附件3.docx", "", _docx(doc))
+    reading = read_as_pipeline("附件3.docx", "", _docx(doc))
     assert [(r.kind, r.name, r.rank, r.source) for r in reading.records] == [
         ("unit", "某某县市场监督管理局", 2, "form")
     ]
 
 
 def test_list_only_and_list_beside_forms() -> None:
-    from intake.samples import Person, individual_form
+    from intake.dev.samples import Person, individual_form
 
-    only = [read_attachment("推荐汇总表.xlsx", "", mixed_list_xlsx())]
+    only = [read_as_pipeline("推荐汇总表.xlsx", "", mixed_list_xlsx())]
     drafts, _ = assemble(only)
     assert len(drafts) == len(MIXED)
     assert {d.source for d in drafts} == {"list"}
@@ -257,7 +257,7 @@ def test_list_only_and_list_beside_forms() -> None:
     assert {c for d in drafts for c, _ in d.problems(kinds)} == {"form_missing"}
 
     people = [Person("王喆", "男", "某市市场监督管理局副局长", 1), Person("赵强", "男", "某县市场监督管理局局长", 4)]
-    beside = [*only, read_attachment("附件2：个人推荐表.docx", "", individual_form(people, "浙江省"))]
+    beside = [*only, read_as_pipeline("附件2：个人推荐表.docx", "", individual_form(people, "浙江省"))]
     drafts, _ = assemble(beside)
     by_name = {d.name: d for d in drafts}
     assert len(drafts) == len(MIXED) + 1  # one nominee each: 王喆 is listed and has a form

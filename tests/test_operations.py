@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.errors import (
+from intake.core.errors import (
     EX_CONFIG,
     EX_NOPERM,
     EX_TEMPFAIL,
@@ -21,7 +21,7 @@ from intake.errors import (
     MailboxUnavailable,
     SmtpUnavailable,
 )
-from intake.settings import load_settings
+from intake.core.settings import load_settings
 from store.locks import worker_lock
 from store.repo import Store
 from tests.conftest import cli_env, deliver, embedded_config, run_intake
@@ -137,8 +137,8 @@ SLACK = 3.0
 def test_a_silent_imap_server_fails_the_poll_within_its_timeout(tmp_path: Path, silent_server: int) -> None:
     from datetime import UTC, datetime
 
-    from intake.pipeline import run_once
-    from intake.sources.imap import ImapSource
+    from intake.jobs.poll import run_once
+    from intake.mail.sources.imap import ImapSource
 
     cfg = embedded_config(
         tmp_path,
@@ -161,10 +161,10 @@ def test_a_silent_smtp_server_fails_within_its_timeout_and_the_rest_wait(tmp_pat
     import random
     from datetime import UTC, datetime
 
-    from intake.pipeline import run_once
-    from intake.receipts import make_mailer
-    from intake.samples import Person, Submission, build_message
-    from intake.sources.local import FilesSource
+    from intake.dev.samples import Person, Submission, build_message
+    from intake.jobs.poll import run_once
+    from intake.mail.sources.local import FilesSource
+    from intake.outbox.receipts import make_mailer
 
     cfg = embedded_config(
         tmp_path,
@@ -199,8 +199,8 @@ def test_status_for_a_probe(tmp_path: Path) -> None:
     acknowledges it."""
     import random
 
-    from intake import actions
-    from intake.samples import Person, Submission, build_message
+    from intake.dev.samples import Person, Submission, build_message
+    from intake.office import actions
 
     cfg = embedded_config(tmp_path)
     first = run_intake("status", config=cfg, cwd=tmp_path)
@@ -267,7 +267,7 @@ def test_init_check_and_run_from_anywhere(tmp_path: Path, dovecot: Dovecot, smtp
     assert again.returncode == EX_CONFIG and "never overwrites" in again.stderr
 
     # Every setting of the model is in the file, explained.
-    from intake.deployment import setting_names
+    from intake.ops.deployment import setting_names
 
     text, campaign = intake_toml.read_text(), campaign_toml.read_text()
     for name in setting_names():
@@ -305,7 +305,7 @@ def test_init_check_and_run_from_anywhere(tmp_path: Path, dovecot: Dovecot, smtp
     # The unit's way: working directory /, the configuration by absolute path.
     import random
 
-    from intake.samples import Person, Submission, build_message
+    from intake.dev.samples import Person, Submission, build_message
 
     sub = Submission("北京市", "fgdj-bj@aic.gov.cn", people=[Person("张伟", "男", "北京市市场监督管理局")])
     dovecot.append([build_message(sub, random.Random(1), domain="aic.gov.cn")])
@@ -317,7 +317,7 @@ def test_init_check_and_run_from_anywhere(tmp_path: Path, dovecot: Dovecot, smtp
 
 
 def test_every_setting_is_explained_and_the_readme_table_is_current() -> None:
-    from intake.deployment import EXPLAINED, setting_names, settings_table
+    from intake.ops.deployment import EXPLAINED, setting_names, settings_table
 
     missing = [n for n in setting_names() if n not in EXPLAINED]
     assert not missing, f"settings without an explanation: {missing}"
@@ -325,7 +325,7 @@ def test_every_setting_is_explained_and_the_readme_table_is_current() -> None:
     start = readme.index("<!-- settings: generated")
     start = readme.index("\n", start) + 1
     end = readme.index("<!-- end of settings -->")
-    assert readme[start:end] == settings_table(), "README settings table is stale: python -m intake.deployment"
+    assert readme[start:end] == settings_table(), "README settings table is stale: python -m intake.ops.deployment"
 
 
 def test_the_wheel_carries_its_defaults_and_templates(tmp_path: Path) -> None:
@@ -337,7 +337,7 @@ def test_the_wheel_carries_its_defaults_and_templates(tmp_path: Path) -> None:
     import sys
     import sysconfig
 
-    from intake.samples import Person, Submission, build_message
+    from intake.dev.samples import Person, Submission, build_message
 
     root = Path(__file__).resolve().parent.parent
     dist = tmp_path / "dist"
@@ -420,7 +420,7 @@ def test_backup_while_the_worker_runs_and_restore_elsewhere(tmp_path: Path, db_u
     import subprocess
     import sys
 
-    from intake.samples import Person, Submission, build_message
+    from intake.dev.samples import Person, Submission, build_message
     from tests.servers import create_pg_database, drop_pg_database
 
     source = tmp_path / "a"
@@ -511,7 +511,7 @@ def test_two_workers_and_a_reprocess_on_one_postgresql(tmp_path: Path) -> None:
     import sys
     from collections import Counter
 
-    from intake.samples import Person, Submission, build_message, person_name
+    from intake.dev.samples import Person, Submission, build_message, person_name
     from tests.servers import create_pg_database, drop_pg_database
 
     rng = random.Random(12)
@@ -600,8 +600,8 @@ def test_rules_evaluated_at_once_by_several_processes_never_double_a_flag(tmp_pa
 
     from sqlalchemy import func, select
 
-    from intake import rules
-    from intake.samples import Person, Submission, build_message, person_name
+    from intake.campaign import rules
+    from intake.dev.samples import Person, Submission, build_message, person_name
     from store.models import Flag
     from tests.servers import create_pg_database, drop_pg_database
 
@@ -644,7 +644,7 @@ def test_an_mbox_is_read_whole_once(tmp_path: Path) -> None:
     import mailbox
     import random
 
-    from intake.samples import Person, Submission, build_message, person_name
+    from intake.dev.samples import Person, Submission, build_message, person_name
 
     rng = random.Random(4)
     box = mailbox.mbox(str(tmp_path / "saved.mbox"))
@@ -699,7 +699,7 @@ def test_idle_wakes_the_worker_for_new_mail(tmp_path: Path, dovecot: Dovecot, sm
     import subprocess
     import sys
 
-    from intake.samples import Person, Submission, build_message
+    from intake.dev.samples import Person, Submission, build_message
 
     handler, smtp_port = smtp
     cfg = embedded_config(

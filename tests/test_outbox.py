@@ -9,9 +9,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from intake import outbox
-from intake.samples import Person, Submission, build_message
-from intake.settings import load_settings
+from intake.core.settings import load_settings
+from intake.dev.samples import Person, Submission, build_message
+from intake.outbox import letters as outbox
 from store.repo import Store
 from tests.conftest import embedded_config, run_intake
 
@@ -148,7 +148,7 @@ def test_reminders_go_once_across_a_kill_and_a_restart(tmp_path: Path) -> None:
     gets exactly one reminder."""
     import pytest
 
-    from intake.receipts import make_mailer
+    from intake.outbox.receipts import make_mailer
     from tests.test_receipts import DiesWhileRecording
 
     deadline = (datetime.now(UTC) + timedelta(days=1, hours=2)).replace(microsecond=0)
@@ -172,8 +172,8 @@ def test_reminders_go_once_across_a_kill_and_a_restart(tmp_path: Path) -> None:
 
 
 def test_daily_summary_goes_through_the_outbox_once_a_day(tmp_path: Path) -> None:
-    from intake.receipts import make_mailer
-    from intake.worker import send_daily_summary
+    from intake.jobs.worker import send_daily_summary
+    from intake.outbox.receipts import make_mailer
 
     cfg = embedded_config(tmp_path, summary={"recipients": ["office@aic.example.cn", "head@aic.example.cn"]})
     settings = load_settings(cfg)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from intake import parsing
-from intake.parsing import ParseOutcome, parse_file
-from intake.samples import Person, Submission, build_message
+from intake.dev.samples import Person, Submission, build_message
+from intake.ingest import pool as parsing
+from intake.ingest.pool import ParseOutcome, parse_file
 from parsers.archives import ArchiveLimits
 from parsers.documents import ReadLimits
 from store.blobs import BlobStore

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from intake.mailers import SentFolder, SmtpMailer, make_mailer
-from intake.pipeline import run_once
-from intake.samples import Person, Submission, auto_reply, build_message, person_name
-from intake.sources.imap import ImapSource
-from intake.sources.local import FilesSource
+from intake.dev.samples import Person, Submission, auto_reply, build_message, person_name
+from intake.jobs.poll import run_once
+from intake.mail.smtp import SentFolder, SmtpMailer, make_mailer
+from intake.mail.sources.imap import ImapSource
+from intake.mail.sources.local import FilesSource
 from store.repo import Store
 from tests.servers import Dovecot
 

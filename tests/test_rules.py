@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intake.pipeline import received_time
-from intake.rules import MessageFacts, NomineeFacts, evaluate, opinion_empty, ranking_problem
-from intake.settings import Province
+from intake.campaign.rules import MessageFacts, NomineeFacts, evaluate, opinion_empty, ranking_problem
+from intake.core.settings import Province
+from intake.jobs.poll import received_time
 from parsers.mime import parse_message
 from parsers.wordcount import WordCount, count_words
 

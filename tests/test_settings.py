@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from intake.errors import ConfigError
-from intake.settings import load_settings
+from intake.core.errors import ConfigError
+from intake.core.settings import load_settings
 from tests.conftest import write_config
 
 

@@ -17,9 +17,9 @@ import pytest
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from intake import actions
-from intake.samples import Person, Submission, build_message, individual_form
-from intake.settings import Settings, load_settings
+from intake.core.settings import Settings, load_settings
+from intake.dev.samples import Person, Submission, build_message, individual_form
+from intake.office import actions
 from intake.web.app import create_app
 from store.repo import Store
 from tests.conftest import embedded_config, run_intake
@@ -299,7 +299,7 @@ def test_people_work_survives_reprocess_and_shows_everywhere(deployment, tmp_pat
     assert "王吉 → 王喆" in audit and "已电话确认" in audit and "江苏省来电确认" in audit
     with store.session() as repo:
         # The check holds across the reprocess: the flag is there, and checked.
-        from intake.overrides import flag_key
+        from intake.ingest.overrides import flag_key
 
         flags = [f for f in repo.all_flags() if f.code == "narrative_too_long"]
         keys = repo.flag_checks()
@@ -379,7 +379,7 @@ def test_review_states_on_record_counted_and_kept(deployment, tmp_path: Path) ->
 def test_a_failed_receipt_is_acknowledged_in_the_outbox(deployment) -> None:  # type: ignore[no-untyped-def]
     """What `intake status` reports as failed until a person has seen it: acknowledged from the
     outbox page with a note, by a reviewer only, and on record."""
-    from intake.status import read_status
+    from intake.ops.status import read_status
 
     _cfg, settings, store = deployment
     with store.session() as repo:

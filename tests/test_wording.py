@@ -14,7 +14,7 @@ from pathlib import Path
 
 import openpyxl
 
-from intake.samples import Person, individual_form, summary_list
+from intake.dev.samples import Person, individual_form, summary_list
 from tests.conftest import embedded_config, run_intake
 from tests.test_end_to_end import DEPT, IN_TIME, LATE, _plain, build_mailbox
 
@@ -180,7 +180,7 @@ def _parts(raw: bytes) -> list[email.message.Message]:
 
 
 def test_deadline_phrase_never_counts_below_zero() -> None:
-    from intake.messages import deadline_phrase
+    from intake.core.vocabulary import deadline_phrase
 
     assert deadline_phrase(3) == "距报送截止还有 3 天"
     assert deadline_phrase(0) == "今天为报送截止日"
@@ -188,7 +188,7 @@ def test_deadline_phrase_never_counts_below_zero() -> None:
 
 
 def test_receipt_number_is_dated_in_beijing_time(make_settings) -> None:  # type: ignore[no-untyped-def]
-    from intake.receipts import receipt_reference
+    from intake.outbox.receipts import receipt_reference
     from store.models import Receipt
 
     settings = make_settings()
@@ -199,7 +199,7 @@ def test_receipt_number_is_dated_in_beijing_time(make_settings) -> None:  # type
 
 
 def test_readme_names_every_flag() -> None:
-    from intake.messages import FLAG_TEXT
+    from intake.core.vocabulary import FLAG_TEXT
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -29,10 +29,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake import actions, browse, outbox, previews
-from intake.errors import ActionError, LoginRefused
-from intake.messages import labels
-from intake.settings import Settings
+from intake.core.errors import ActionError, LoginRefused
+from intake.core.settings import Settings
+from intake.core.vocabulary import labels
+from intake.office import actions
+from intake.outbox import letters as outbox
+from intake.web import pages as browse
+from intake.web import previews
 from store.repo import Store, User
 
 log = logging.getLogger(__name__)
@@ -317,7 +320,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     @page()
     async def document(request: Request, user: User, form: dict[str, str]) -> Response:
-        from intake import documents
+        from intake.reports import documents
 
         name = request.path_params["name"]
         if name not in documents.NAMES:

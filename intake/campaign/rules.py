@@ -1,0 +1,308 @@
+"""The campaign's rules, as pure functions of (submissions, campaign, now).
+
+``evaluate`` takes plain facts and returns which nominees are current and which flags stand;
+``apply`` loads the facts from the store, evaluates, and writes the result back. Running it again,
+or over the same messages ingested in another order or twice, gives the same result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from intake.core.settings import Province, Settings
+
+PLACEHOLDER = re.compile(
+    r"[（(]?\s*(盖\s*章|签\s*字|签\s*名|公\s*章)\s*[)）]?|年\s*月\s*日|[0-9０-９]{0,4}\s*年\s*[0-9０-９]{0,2}\s*月\s*[0-9０-９]{0,2}\s*日"
+    r"|负责人|签章|（?单位公章）?|[\s\u3000_—\-:：.。,，、/]"
+)
+MARKET_DEPT = re.compile(
+    r"工商|市场监管|市场监督|市场和质量|市场质量|质监|食品药品|食药|市监|消费者协会|个体劳动者协会|个私协"
+)
+# 市 but not the 市 of 市场 (市场监督管理局 is any level's name).
+LOCAL_LEVEL = re.compile(r"市(?!场)|[县区旗镇乡]|街道|分局|工商所|市场监管所|监管所|管理所|科|股|队|中心")
+CHECKED_OPINIONS = ("recommender", "organization")
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    id: int
+    province: str | None
+    received_at: datetime
+    classification: str
+    intent: str
+
+
+@dataclass(frozen=True)
+class NomineeFacts:
+    id: int
+    message: int
+    kind: str
+    name: str
+    rank: int | None
+    source: str
+    narrative_chars: int | None
+    workplace: str = ""
+    opinions: tuple[tuple[str, str, str], ...] = ()  # (label, text, kind)
+    withdrawn: bool = False  # 已撤回 by a reviewer: out of the quota count
+
+
+@dataclass(frozen=True)
+class RuleFlag:
+    scope: str
+    code: str
+    detail: str
+    message: int | None = None
+    nominee: int | None = None
+    province: str | None = None
+
+
+@dataclass
+class Outcome:
+    current: dict[int, bool] = field(default_factory=dict)
+    flags: list[RuleFlag] = field(default_factory=list)
+    received: dict[tuple[str, str], int] = field(default_factory=dict)  # (province, kind) → count
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"\s", "", name)
+
+
+def opinion_empty(text: str) -> bool:
+    """Empty, or only the printed placeholders: （盖章）, 年 月 日, 签字 and the like."""
+    return not PLACEHOLDER.sub("", text or "").strip()
+
+
+def evaluate(
+    messages: list[MessageFacts],
+    nominees: list[NomineeFacts],
+    provinces: tuple[Province, ...],
+    deadline: datetime,
+    narrative_limit: int,
+    now: datetime,
+) -> Outcome:
+    out = Outcome()
+    by_message: dict[int, list[NomineeFacts]] = defaultdict(list)
+    for n in nominees:
+        by_message[n.message].append(n)
+    subs = sorted((m for m in messages if m.classification == "submission"), key=lambda m: (m.received_at, m.id))
+    current: dict[tuple[str | None, str, str], NomineeFacts] = {}  # (province, kind, name) → nominee
+
+    for m in subs:
+        own = by_message.get(m.id, [])
+        if m.received_at > deadline:
+            out.flags.append(
+                RuleFlag(
+                    "message",
+                    "late",
+                    f"收到时间 {_local(m.received_at, deadline)}，晚于截止时间 {_local(deadline, deadline)}",
+                    message=m.id,
+                    province=m.province,
+                )
+            )
+        kinds = {n.kind for n in own}
+        replaces = m.intent == "correction"
+        if not replaces and m.intent != "supplement":
+            # Repeating the same nominees (a resend) also replaces what came before.
+            for kind in kinds:
+                names = {_norm(n.name) for n in own if n.kind == kind}
+                earlier = {k[2] for k in current if k[0] == m.province and k[1] == kind}
+                if earlier and names and len(names & earlier) * 2 >= len(names):
+                    replaces = True
+        if replaces:
+            dropped = [k for k in current if k[0] == m.province and k[1] in kinds]
+            if dropped:
+                for k in dropped:
+                    del current[k]
+                out.flags.append(
+                    RuleFlag(
+                        "message",
+                        "supersedes_earlier",
+                        f"替换本省此前报送的 {len(dropped)} 个推荐对象",
+                        message=m.id,
+                        province=m.province,
+                    )
+                )
+        for n in own:
+            current[(m.province, n.kind, _norm(n.name))] = n
+
+    current_ids = {n.id for n in current.values()}
+    for n in nominees:
+        out.current[n.id] = n.id in current_ids
+    msg_by_id = {m.id: m for m in messages}
+
+    # Nominee flags, on current nominees.
+    for n in current.values():
+        m = msg_by_id[n.message]
+        if n.narrative_chars is None:
+            out.flags.append(
+                RuleFlag(
+                    "nominee", "narrative_missing", "未找到事迹材料", nominee=n.id, province=m.province, message=m.id
+                )
+            )
+        elif n.narrative_chars > narrative_limit:
+            out.flags.append(
+                RuleFlag(
+                    "nominee",
+                    "narrative_too_long",
+                    f"事迹材料 {n.narrative_chars} 字，超过 {narrative_limit} 字",
+                    nominee=n.id,
+                    province=m.province,
+                    message=m.id,
+                )
+            )
+        for label, text, kind in n.opinions:
+            if kind in CHECKED_OPINIONS and opinion_empty(text):
+                out.flags.append(
+                    RuleFlag(
+                        "nominee",
+                        "opinion_missing",
+                        f"{label}为空",
+                        nominee=n.id,
+                        province=m.province,
+                        message=m.id,
+                    )
+                )
+        warn = eligibility(n, _province_names(provinces, m.province))
+        if warn:
+            out.flags.append(
+                RuleFlag("nominee", "eligibility_warning", warn, nominee=n.id, province=m.province, message=m.id)
+            )
+
+    # Province flags.
+    for p in provinces:
+        mine = [n for k, n in current.items() if k[0] == p.code and not n.withdrawn]
+        p_subs = [m for m in subs if m.province == p.code]
+        if any(m.received_at > deadline for m in p_subs):
+            out.flags.append(RuleFlag("province", "late", "有报送邮件晚于截止时间", province=p.code))
+        for kind, quota, code in (
+            ("individual", p.individuals, "over_quota_individuals"),
+            ("unit", p.units, "over_quota_units"),
+        ):
+            group = [n for n in mine if n.kind == kind]
+            out.received[(p.code, kind)] = len(group)
+            if len(group) > quota:
+                out.flags.append(
+                    RuleFlag("province", code, f"{_kind_text(kind)} {len(group)}，名额 {quota}", province=p.code)
+                )
+                problem = ranking_problem(group)
+                if problem:
+                    out.flags.append(
+                        RuleFlag(
+                            "province",
+                            "ranking_missing",
+                            f"{_kind_text(kind)}：{problem}",
+                            province=p.code,
+                        )
+                    )
+    return out
+
+
+def _local(dt: datetime, deadline: datetime) -> str:
+    return dt.astimezone(deadline.tzinfo).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _kind_text(kind: str) -> str:
+    return "个人" if kind == "individual" else "单位"
+
+
+def _province_names(provinces: tuple[Province, ...], code: str | None) -> tuple[str, ...]:
+    for p in provinces:
+        if p.code == code:
+            return (p.name, p.short_name)
+    return ()
+
+
+def ranking_problem(group: list[NomineeFacts]) -> str:
+    """Empty when the ranks are exactly 1..n; otherwise what is wrong with them."""
+    ranks = [n.rank for n in group]
+    missing = [n.name for n in group if n.rank is None]
+    if len(missing) == len(group):
+        return "未注明排序"
+    if missing:
+        return f"{'、'.join(missing[:5])} 未注明排序"
+    seen: dict[int, int] = defaultdict(int)
+    for r in ranks:
+        seen[r] += 1  # type: ignore[index]
+    repeats = sorted(r for r, c in seen.items() if c > 1)
+    if repeats:
+        return f"排序 {'、'.join(map(str, repeats))} 重复"
+    expected = set(range(1, len(group) + 1))
+    gaps = sorted(expected - set(seen))
+    if gaps:
+        return f"排序应为 1 至 {len(group)}，缺 {'、'.join(map(str, gaps[:5]))}"
+    return ""
+
+
+def eligibility(n: NomineeFacts, province_names: tuple[str, ...]) -> str:
+    if n.kind == "individual":
+        if n.workplace and not MARKET_DEPT.search(n.workplace):
+            return f"工作单位“{n.workplace}”不是工商或市场监管部门"
+        return ""
+    name = n.name
+    for prefix in sorted(province_names, key=len, reverse=True):
+        if prefix and name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    if name and not LOCAL_LEVEL.search(name):
+        return f"“{n.name}”不像市县及以下单位"
+    return ""
+
+
+# --------------------------------------------------------------------------- store side
+
+
+def apply(repo: object, settings: Settings, now: datetime) -> Outcome:
+    """Evaluate over everything in the store and write flags and ``current`` back."""
+    from store.repo import Flag, Repo
+
+    assert isinstance(repo, Repo)
+    repo.lock_rules()  # before reading: the next process to evaluate sees what this one wrote
+    messages = repo.all_messages(with_children=False)
+    nominees = repo.nominees()
+    m_facts = [
+        MessageFacts(m.id, m.province_code, m.received_at or m.created_at, m.classification, m.intent or "initial")
+        for m in messages
+        if m.state == "processed"
+    ]
+    valid = {m.id for m in m_facts}
+    withdrawn = repo.withdrawn_ids()
+    n_facts = [
+        NomineeFacts(
+            id=n.id,
+            message=n.message_pk,
+            kind=n.kind,
+            name=n.name,
+            rank=n.rank,
+            source=n.source,
+            narrative_chars=n.narrative_chars,
+            workplace=(n.fields or {}).get("workplace", ""),
+            opinions=tuple(
+                (o.get("label", ""), o.get("text", ""), o.get("kind", "")) for o in (n.fields or {}).get("opinions", [])
+            ),
+            withdrawn=n.id in withdrawn,
+        )
+        for n in nominees
+        if n.message_pk in valid
+    ]
+    outcome = evaluate(
+        m_facts, n_facts, settings.provinces, settings.campaign.deadline, settings.campaign.narrative_limit, now
+    )
+    repo.clear_rule_flags()
+    for n in nominees:
+        n.current = outcome.current.get(n.id, False)
+    for f in outcome.flags:
+        repo.add(
+            Flag(
+                scope=f.scope,
+                origin="rules",
+                code=f.code,
+                detail=f.detail,
+                message_pk=f.message if f.scope != "nominee" else None,
+                nominee_id=f.nominee,
+                province_code=f.province,
+            )
+        )
+    return outcome
