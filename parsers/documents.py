@@ -25,6 +25,7 @@ from parsers.forms import (
     is_subtable_header,
 )
 from parsers.mime import html_to_text
+from parsers.pdf import PdfUnreadable, pdf_text
 from parsers.sheets import SheetError, read_sheets
 from parsers.sniff import ARCHIVE_TYPES, IMAGE_TYPES, sniff
 from parsers.wordcount import WordCount, count_words
@@ -376,8 +377,6 @@ def _form_segments(rows: list[list[str]]) -> list[list[list[str]]]:
 
 
 def _read_pdf(r: Reading) -> None:
-    from parsers.pdf import PdfUnreadable, pdf_text
-
     try:
         text = pdf_text(r.payload)
     except PdfUnreadable as exc:

@@ -6,6 +6,8 @@ import datetime as dt
 import io
 import zipfile
 
+from parsers.archives import OFFICE_XML_BYTES, ZIP_ERRORS, oversized_part
+
 MAX_ROWS = 10000  # rows holding anything; empty and merely formatted rows are passed over
 MAX_COLS = 60
 
@@ -72,8 +74,6 @@ def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
 def _check_parts(payload: bytes) -> None:
     """openpyxl loads shared strings, styles and the workbook part whole (worksheets it streams):
     a workbook whose parts are past the limit is not opened."""
-    from parsers.archives import OFFICE_XML_BYTES, ZIP_ERRORS, oversized_part
-
     try:
         with zipfile.ZipFile(io.BytesIO(payload)) as zf:
             big = oversized_part(zf, streamed=("xl/worksheets/",))

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -97,7 +98,12 @@ class Message(Base):
         back_populates="message", cascade="all, delete-orphan", order_by="Nominee.id"
     )
     flags: Mapped[list[Flag]] = relationship(back_populates="message", cascade="all, delete-orphan", order_by="Flag.id")
-    receipt: Mapped[Receipt | None] = relationship(back_populates="message", uselist=False)
+    # The message's receipt: its row in the one outbox (kind "receipt").
+    receipt: Mapped[OutgoingMail | None] = relationship(
+        primaryjoin="and_(OutgoingMail.message_pk == Message.id, OutgoingMail.kind == 'receipt')",
+        uselist=False,
+        viewonly=True,
+    )
 
 
 class MessageLocation(Base):
@@ -177,29 +183,6 @@ class Flag(Base):
 
     message: Mapped[Message | None] = relationship(back_populates="flags")
     nominee: Mapped[Nominee | None] = relationship(back_populates="flags")
-
-
-class Receipt(Base):
-    __tablename__ = "receipts"
-    # What the per-recipient cap counts: mail to one address since an hour ago.
-    __table_args__ = (Index("ix_receipts_to_addr_sent_at", "to_addr", "sent_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
-    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
-    to_addr: Mapped[str] = mapped_column(String(320), default="")
-    rfc_message_id: Mapped[str] = mapped_column(String(998), default="")
-    reason: Mapped[str] = mapped_column(Text, default="")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    next_attempt_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
-    claimed_by: Mapped[str | None] = mapped_column(String(300))
-    claimed_at: Mapped[datetime | None]
-    body: Mapped[str] = mapped_column(Text, default="", server_default="")  # the text as sent
-
-    message: Mapped[Message] = relationship(back_populates="receipt")
 
 
 class Run(Base):
@@ -323,8 +306,17 @@ class Review(Base):
 
 
 class OutgoingMail(Base):
-    """Mail we send besides receipts: reminders (催报) and returns (退回修改). Drafts wait for a
-    person (edited, sent or discarded); queued mail goes out once, recorded as receipts are."""
+    """Every mail we send: receipts (回执), reminders (催报), returns (退回修改) and the daily summary.
+    One queue with one set of states, sent by one loop (``intake.outbox.send``)::
+
+        draft ──► queued ──► sending ──► sent
+          │         ▲  │        │  └───► failed (after the last attempt, or refused for good)
+          ▼         └──┼────────┘ (a temporary refusal: back off, try again)
+        discarded      └──► suppressed (a receipt that must not go: a robot, our own address…)
+
+    ``raw`` holds the exact bytes from the moment the send begins: a row left ``sending`` by a
+    crash is looked for in the Sent folder, and sent again as the identical mail if it is not
+    there."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -333,20 +325,25 @@ class OutgoingMail(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # reminder | return
-    key: Mapped[str] = mapped_column(String(300))  # what makes it once: reminder:zj:7:addr, return:12:1
+    kind: Mapped[str] = mapped_column(String(20))  # receipt | reminder | return | summary
+    key: Mapped[str] = mapped_column(String(300))  # what makes it once: receipt:12, reminder:zj:7:addr, return:12:1
     province_code: Mapped[str | None] = mapped_column(String(20), index=True)
     message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True)
     to_addr: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text, default="")
-    body: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")  # the text as sent (a receipt's: made when it goes)
     in_reply_to: Mapped[str] = mapped_column(Text, default="")
     references: Mapped[str] = mapped_column(Text, default="")
     rfc_message_id: Mapped[str] = mapped_column(String(998))
-    state: Mapped[str] = mapped_column(String(20), default="draft", index=True)  # draft|queued|sent|failed|discarded
+    state: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(300))
+    claimed_at: Mapped[datetime | None]
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -198,8 +198,8 @@ def idle_poll_seconds(cfg: Path, env: dict[str, str], repeats: int = 3) -> tuple
     os.environ.update({k: v for k, v in env.items() if k.startswith("BENCH_")})
     from intake.core.settings import load_settings
     from intake.jobs.poll import run_once
+    from intake.mail.smtp import make_mailer
     from intake.mail.sources.imap import ImapSource
-    from intake.outbox.receipts import make_mailer
     from store.repo import Store
 
     settings = load_settings(cfg)
@@ -298,7 +298,7 @@ def console_figures(work: Path) -> dict[str, float]:
 
     from intake.core.settings import load_settings
     from intake.dev.samples import Person, Submission, build_message
-    from intake.office import actions
+    from intake.office import users
     from intake.web.app import create_app
     from store.repo import Store
 
@@ -336,7 +336,7 @@ def console_figures(work: Path) -> dict[str, float]:
     store = Store(settings.database.url, settings.archive.path)
     with store.session() as repo:
         counts = (len(repo.all_messages(with_children=False)), len(repo.nominees()))
-    actions.add_user(store, "bench", "viewer", "bench-password")
+    users.add_user(store, "bench", "viewer", "bench-password")
     client = TestClient(create_app(settings, store))
     client.get("/login")
     client.post("/login", data={"username": "bench", "password": "bench-password"})
@@ -509,7 +509,9 @@ def legacy_mix(n: int) -> list[bytes]:
             msg.add_attachment(doc, maintype="application", subtype="msword", filename="个人推荐表（Word 97）.doc")
             raw = bytes(msg)
         out.append(raw)
-    legacy.shutdown()
+    from intake.ingest import warm
+
+    warm.shutdown()
     return out
 
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from intake.dev.samples import Person, Submission, build_message, individual_form
 from intake.jobs.poll import run_once
+from intake.mail.smtp import make_mailer
 from intake.mail.sources.local import FilesSource
-from intake.outbox.receipts import make_mailer
 from parsers.mime import parse_message
 from store.repo import Store
 from tests.conftest import CORPUS, read_as_pipeline, require_corpus

@@ -141,9 +141,9 @@ def test_no_libreoffice_outlives_the_process_that_started_it(tmp_path: Path) -> 
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from intake.ingest import convert as legacy\n"
+        "from intake.ingest import convert as legacy, warm\n"
         f"legacy.convert(Path({str(tmp_path / 'in.doc')!r}).read_bytes(), 'doc', 'docx')\n"
-        "print(legacy._WARM.profile, flush=True)\n"
+        "print(warm._WARM.profile, flush=True)\n"
         "time.sleep(600)\n"
     )
     proc = subprocess.Popen(

@@ -16,7 +16,7 @@ from docx.shared import Mm
 
 from intake.core.settings import load_settings
 from intake.dev.samples import Person, Submission, Unit, build_message
-from intake.office import actions
+from intake.office import nominees
 from intake.reports.documents import build
 from store.repo import Store
 from tests.conftest import embedded_config, run_intake
@@ -70,10 +70,10 @@ def test_documents_follow_the_review_states(tmp_path: Path) -> None:
     cfg, store = _campaign(tmp_path)
     settings = load_settings(cfg)
     for code in ("bj", "zj", "xj"):
-        actions.review_province(store, settings, code, by="测试")  # 浙江: 周杰, 吴静 approved; 郑强 备选
+        nominees.review_province(store, settings, code, by="测试")  # 浙江: 周杰, 吴静 approved; 郑强 备选
     with store.session() as repo:
         ids = {n.name: n.id for n in repo.nominees()}
-    actions.review_nominee(store, settings, ids["张伟"], "rejected", by="测试", reason="不符合条件")
+    nominees.review_nominee(store, settings, ids["张伟"], "rejected", by="测试", reason="不符合条件")
     with store.session() as repo:
         docs = build(repo, settings, datetime(2017, 6, 1, tzinfo=UTC))
     approved = ["杭州市西湖区市场监督管理局", "周杰", "吴静", "阿依古丽"]

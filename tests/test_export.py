@@ -100,8 +100,9 @@ def test_what_reprocess_checks_for_many_messages_at_once_agrees_with_recording_e
     from email import message_from_bytes, policy
 
     from intake.core.settings import load_settings
-    from intake.jobs import poll as pipeline
-    from intake.office import actions
+    from intake.ingest import reading
+    from intake.jobs.reprocess import reprocess
+    from intake.office import messages, nominees
     from store.repo import Store
 
     rng = random.Random(9)
@@ -138,21 +139,21 @@ def test_what_reprocess_checks_for_many_messages_at_once_agrees_with_recording_e
     [(wang,)] = db("SELECT id FROM nominees WHERE name = '王喆'")
     [(zhao,)] = db("SELECT message_pk FROM nominees WHERE name = '赵六'")
     [(qian,)] = db("SELECT message_pk FROM nominees WHERE name = '钱七'")
-    actions.correct_nominee(store, settings, int(wang), {"rank": "2"}, by="张三", reason="电话核实")  # type: ignore[call-overload]
-    actions.assign_province(store, settings, int(qian), "sd", by="张三", reason="山东省来函说明")  # type: ignore[call-overload]
-    actions.reclassify(store, settings, int(zhao), "unrelated", by="张三", reason="重复报送的旧材料")  # type: ignore[call-overload]
+    nominees.correct_nominee(store, settings, int(wang), {"rank": "2"}, by="张三", reason="电话核实")  # type: ignore[call-overload]
+    messages.assign_province(store, settings, int(qian), "sd", by="张三", reason="山东省来函说明")  # type: ignore[call-overload]
+    messages.reclassify(store, settings, int(zhao), "unrelated", by="张三", reason="重复报送的旧材料")  # type: ignore[call-overload]
 
     recorded_one_by_one: list[int] = []
-    real = pipeline.process_message
+    real = reading.process_message
 
     def spy(repo: Any, store: Any, message: Any, *args: Any, **kwargs: Any) -> bool:
         recorded_one_by_one.append(message.id)
         return real(repo, store, message, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "process_message", spy)
+    monkeypatch.setattr(reading, "process_message", spy)
     # What people changed without a new reading (a correction, a province named) is recorded again;
     # a message reclassified was read again then and there.
-    assert pipeline.reprocess(store, settings, datetime.now(UTC)).processed == 4
+    assert reprocess(store, settings, datetime.now(UTC)).processed == 4
     assert sorted(recorded_one_by_one) == sorted(
         [int(db(f"SELECT message_pk FROM nominees WHERE id = {wang}")[0][0]), int(qian)]
     )
@@ -160,7 +161,7 @@ def test_what_reprocess_checks_for_many_messages_at_once_agrees_with_recording_e
     db("UPDATE attachments SET detail = 'mark'")
     counts = db("SELECT id, parse_count FROM messages ORDER BY id")
     recorded_one_by_one.clear()
-    result = pipeline.reprocess(store, settings, datetime.now(UTC))
+    result = reprocess(store, settings, datetime.now(UTC))
     assert result.processed == 4 and result.failed == 0
     assert recorded_one_by_one == []  # every message found unchanged by the checks made for all at once
     assert db("SELECT count(*) FROM attachments WHERE detail != 'mark'") == [(0,)]  # nothing recorded again

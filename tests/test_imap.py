@@ -17,8 +17,8 @@ import pytest
 from intake.core.errors import MailboxError
 from intake.dev.samples import Person, Submission, Unit, auto_reply, build_message, person_name
 from intake.jobs.poll import run_once
+from intake.mail.smtp import make_mailer
 from intake.mail.sources.imap import ImapSession, ImapSource
-from intake.outbox.receipts import make_mailer
 from store.repo import Store
 from tests.conftest import cli_env, run_intake, write_config
 from tests.servers import Dovecot

@@ -163,8 +163,8 @@ def test_a_silent_smtp_server_fails_within_its_timeout_and_the_rest_wait(tmp_pat
 
     from intake.dev.samples import Person, Submission, build_message
     from intake.jobs.poll import run_once
+    from intake.mail.smtp import make_mailer
     from intake.mail.sources.local import FilesSource
-    from intake.outbox.receipts import make_mailer
 
     cfg = embedded_config(
         tmp_path,
@@ -200,7 +200,7 @@ def test_status_for_a_probe(tmp_path: Path) -> None:
     import random
 
     from intake.dev.samples import Person, Submission, build_message
-    from intake.office import actions
+    from intake.office import checks
 
     cfg = embedded_config(tmp_path)
     first = run_intake("status", config=cfg, cwd=tmp_path)
@@ -221,7 +221,7 @@ def test_status_for_a_probe(tmp_path: Path) -> None:
         receipt_id = receipt.id
     failed = run_intake("status", config=cfg, cwd=tmp_path)
     assert failed.returncode == 1 and f"FAILED, not acknowledged: receipt {receipt_id}" in failed.stdout
-    actions.acknowledge_failure(store, "receipt", receipt_id, by="值班员", note="已电话告知北京市")
+    checks.acknowledge_failure(store, "receipt", receipt_id, by="值班员", note="已电话告知北京市")
     again = run_intake("status", config=cfg, cwd=tmp_path)
     assert again.returncode == 0 and "receipts:          0 queued, 1 failed" in again.stdout, again.stdout
     with store.session() as repo:
@@ -267,7 +267,7 @@ def test_init_check_and_run_from_anywhere(tmp_path: Path, dovecot: Dovecot, smtp
     assert again.returncode == EX_CONFIG and "never overwrites" in again.stderr
 
     # Every setting of the model is in the file, explained.
-    from intake.ops.deployment import setting_names
+    from intake.ops.explained import setting_names
 
     text, campaign = intake_toml.read_text(), campaign_toml.read_text()
     for name in setting_names():
@@ -317,7 +317,7 @@ def test_init_check_and_run_from_anywhere(tmp_path: Path, dovecot: Dovecot, smtp
 
 
 def test_every_setting_is_explained_and_the_readme_table_is_current() -> None:
-    from intake.ops.deployment import EXPLAINED, setting_names, settings_table
+    from intake.ops.explained import EXPLAINED, setting_names, settings_table
 
     missing = [n for n in setting_names() if n not in EXPLAINED]
     assert not missing, f"settings without an explanation: {missing}"
@@ -325,7 +325,7 @@ def test_every_setting_is_explained_and_the_readme_table_is_current() -> None:
     start = readme.index("<!-- settings: generated")
     start = readme.index("\n", start) + 1
     end = readme.index("<!-- end of settings -->")
-    assert readme[start:end] == settings_table(), "README settings table is stale: python -m intake.ops.deployment"
+    assert readme[start:end] == settings_table(), "README settings table is stale: python -m intake.ops.explained"
 
 
 def test_the_wheel_carries_its_defaults_and_templates(tmp_path: Path) -> None:

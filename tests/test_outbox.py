@@ -11,7 +11,8 @@ from pathlib import Path
 
 from intake.core.settings import load_settings
 from intake.dev.samples import Person, Submission, build_message
-from intake.outbox import letters as outbox
+from intake.office.letters import decide
+from intake.outbox import reminders
 from store.repo import Store
 from tests.conftest import embedded_config, run_intake
 
@@ -68,7 +69,7 @@ def test_reminders_once_per_slot_to_those_who_owe(tmp_path: Path) -> None:
     assert dry.returncode == 0 and f"{len(expected)} reminder(s) would be made" in dry.stdout, dry.stdout
     assert "浙江省 <fgdj-zj@aic.example.cn>：周杰：缺少事迹材料" in dry.stdout and "北京市" not in dry.stdout
     store = Store(settings.database.url, settings.archive.path)
-    assert outbox.waiting_count(store) == 0  # a dry run makes nothing
+    assert reminders.waiting_count(store) == 0  # a dry run makes nothing
     # Made by one process, asked again by another after a "restart": none twice.
     assert f"{len(expected)} reminder(s) drafted" in run_intake("remind", config=cfg, cwd=tmp_path).stdout
     assert "0 reminder(s) drafted" in run_intake("remind", config=cfg, cwd=tmp_path).stdout
@@ -82,21 +83,21 @@ def test_reminders_once_per_slot_to_those_who_owe(tmp_path: Path) -> None:
     # Nothing goes out before a reviewer lets it.
     assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
     assert not [m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]
-    outbox.decide(store, zj.id, "send", by="审核员", body=zj.body + "\n（请尽快报送）")
+    decide(store, zj.id, "send", by="审核员", body=zj.body + "\n（请尽快报送）")
     for d in drafts:
         if d.id != zj.id:
-            outbox.decide(store, d.id, "discard", by="审核员")
+            decide(store, d.id, "discard", by="审核员")
     assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
-    reminders = [m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]
-    assert [str(m["To"]) for m in reminders] == ["fgdj-zj@aic.example.cn"]
-    assert "（请尽快报送）" in reminders[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert reminders[0]["Auto-Submitted"] == "auto-generated"
+    letters = [m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]
+    assert [str(m["To"]) for m in letters] == ["fgdj-zj@aic.example.cn"]
+    assert "（请尽快报送）" in letters[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert letters[0]["Auto-Submitted"] == "auto-generated"
     assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
     assert len([m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]) == 1  # once
 
     # The next slot, a day before the deadline: reminded again, once.
     with store.session() as repo:
-        later = outbox.plan_reminders(repo, settings, deadline - timedelta(hours=20))
+        later = reminders.plan_reminders(repo, settings, deadline - timedelta(hours=20))
     assert {p["slot"] for p in later} == {1} and len(later) == len(expected)
 
 
@@ -117,14 +118,14 @@ def test_reminders_without_review_and_returns_in_thread(tmp_path: Path) -> None:
     assert done.returncode == 0 and "drafted" in done.stdout, done.stderr
     with store.session() as repo:
         draft = repo.outgoing_mail(["draft"])[0]
-    outbox.decide(store, draft.id, "send", by="审核员")
+    decide(store, draft.id, "send", by="审核员")
     assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
     (returned,) = [m for m in _sent(tmp_path) if str(m["Subject"]).startswith("退回修改")]
     assert str(returned["In-Reply-To"]).strip() == zj_mid and zj_mid in str(returned["References"])
     body = returned.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "缺少事迹材料，请补报" in body and "周杰：缺少事迹材料" in body
     with store.session() as repo:
-        assert [w["message_id"] for w in outbox.returns_waiting(repo)] == [zj_id]
+        assert [w["message_id"] for w in reminders.returns_waiting(repo)] == [zj_id]
 
     # The province's correction closes the return.
     rng = random.Random(8)
@@ -139,41 +140,43 @@ def test_reminders_without_review_and_returns_in_thread(tmp_path: Path) -> None:
     (tmp_path / "fix" / "fix.eml").write_bytes(build_message(fix, rng))
     assert run_intake("ingest", str(tmp_path / "fix"), config=cfg, cwd=tmp_path).returncode == 0
     with store.session() as repo:
-        assert outbox.returns_waiting(repo) == []
+        assert reminders.returns_waiting(repo) == []
 
 
 def test_reminders_go_once_across_a_kill_and_a_restart(tmp_path: Path) -> None:
-    """The process dies in the commit that records the first reminder as sent (its file is already
-    in the outbox); a restarted worker plans the slot again and sends what is left: every address
-    gets exactly one reminder."""
+    """The process dies after the first reminder's file is in the outbox folder and before it is
+    recorded as sent; a restarted worker plans the slot again (nothing new) and finds that file:
+    every address gets exactly one reminder (the outbox folder is its own record)."""
     import pytest
 
-    from intake.outbox.receipts import make_mailer
-    from tests.test_receipts import DiesWhileRecording
+    from intake.mail.smtp import make_mailer
+    from intake.outbox.send import send_due
+    from tests.test_receipts import DiesAfterTheServerTookIt, as_if_dead
 
     deadline = (datetime.now(UTC) + timedelta(days=1, hours=2)).replace(microsecond=0)
     cfg = _deployment(tmp_path, deadline, review=False)
     settings = load_settings(cfg)
     store = Store(settings.database.url, settings.archive.path)
-    made = outbox.queue_reminders(store, settings, datetime.now(UTC))
+    made = reminders.queue_reminders(store, settings, datetime.now(UTC))
     expected = sorted(a for p in settings.provinces if p.code != "bj" for a in p.senders)
     assert sorted(m["to"] for m in made) == expected
     with pytest.raises(KeyboardInterrupt):
-        outbox.send_queued(store, settings, DiesWhileRecording(make_mailer(settings)), datetime.now(UTC))
+        send_due(store, settings, DiesAfterTheServerTookIt(make_mailer(settings)), datetime.now(UTC))
     assert len([m for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]) == 1
+    as_if_dead(store)
     # The restart: the slot is planned again (nothing new), and the poll sends the rest.
-    assert outbox.queue_reminders(store, settings, datetime.now(UTC)) == []
+    assert reminders.queue_reminders(store, settings, datetime.now(UTC)) == []
     assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
     assert run_intake("poll", config=cfg, cwd=tmp_path).returncode == 0
-    reminders = [str(m["To"]) for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]
-    assert sorted(reminders) == expected
+    sent = [str(m["To"]) for m in _sent(tmp_path) if "提醒" in str(m["Subject"])]
+    assert sorted(sent) == expected
     with store.session() as repo:
         assert {m.state for m in repo.outgoing_mail() if m.kind == "reminder"} == {"sent"}
 
 
 def test_daily_summary_goes_through_the_outbox_once_a_day(tmp_path: Path) -> None:
-    from intake.jobs.worker import send_daily_summary
-    from intake.outbox.receipts import make_mailer
+    from intake.jobs.daily import send_daily_summary
+    from intake.mail.smtp import make_mailer
 
     cfg = embedded_config(tmp_path, summary={"recipients": ["office@aic.example.cn", "head@aic.example.cn"]})
     settings = load_settings(cfg)

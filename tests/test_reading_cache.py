@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from intake.dev.samples import Person, Submission, build_message
-from intake.ingest import pool as parsing
-from intake.ingest.pool import ParseOutcome, parse_file
+from intake.ingest import caches, read
+from intake.ingest.outcome import ParseOutcome
+from intake.ingest.read import parse_file
 from parsers.archives import ArchiveLimits
 from parsers.documents import ReadLimits
 from store.blobs import BlobStore
@@ -22,13 +23,13 @@ from store.blobs import BlobStore
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """The messages actually read (``parse_raw`` called), in order."""
     calls: list[bytes] = []
-    real = parsing.parse_raw
+    real = read.parse_raw
 
     def counting(raw: bytes, limits: ReadLimits, blobs: BlobStore | None = None) -> ParseOutcome:
         calls.append(raw)
         return real(raw, limits, blobs)
 
-    monkeypatch.setattr(parsing, "parse_raw", counting)
+    monkeypatch.setattr(read, "parse_raw", counting)
     return calls
 
 
@@ -63,7 +64,7 @@ def test_a_message_read_before_is_not_read_again(
     parse_file(path, _limits(tmp_path, archive=ArchiveLimits(members=5)), root)
     assert len(reads) == 2
     # Other parsers or libraries (an upgrade) read it again too.
-    monkeypatch.setattr(parsing, "_CODE_VERSION", "after an upgrade")
+    monkeypatch.setattr(caches, "_CODE_VERSION", "after an upgrade")
     parse_file(path, _limits(tmp_path), root)
     assert len(reads) == 3
     entries = [p for p in (tmp_path / "readings").rglob("*") if p.is_file()]

@@ -1,11 +1,10 @@
-"""intake/receipts.py and mailers.py against aiosmtpd as the real SMTP server (and Dovecot's Sent)."""
+"""The outbox's receipts and the SMTP mailer against aiosmtpd as the real SMTP server (and Dovecot's Sent)."""
 
 from __future__ import annotations
 
 import random
 import socket
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -204,42 +203,55 @@ def test_per_sender_cap(tmp_path: Path, smtp_settings) -> None:  # type: ignore[
     assert result.receipts_sent == 2 and len(handler.received) == 4
 
 
-class DiesWhileRecording:
-    """The real mailer; the process dies in the commit that records the send."""
+class DiesAfterTheServerTookIt:
+    """The real mailer; the process dies once the server has taken the mail, before anything
+    records that it went (``copied``: after its copy is in the Sent folder)."""
 
-    def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
-        self.real = real
+    def __init__(self, real, copied: bool = False) -> None:  # type: ignore[no-untyped-def]
+        self.real, self.copied = real, copied
 
-    def send(self, msg: EmailMessage, to: str, record=None) -> None:  # type: ignore[no-untyped-def]
-        def die() -> None:
-            raise KeyboardInterrupt("killed while recording the send")
-
-        self.real.send(msg, to, die)
+    def send(self, raw: bytes, to: str, rfc_message_id: str) -> None:
+        self.real.send(raw, to, rfc_message_id)
+        if self.copied:
+            self.real.keep_copy(raw)
+        raise KeyboardInterrupt("killed before recording the send")
 
     def already_sent(self, rfc_message_id: str) -> bool | None:
         return self.real.already_sent(rfc_message_id)
 
-    def keep_copy(self, msg: EmailMessage) -> None:
-        self.real.keep_copy(msg)
+    def keep_copy(self, raw: bytes) -> None:
+        self.real.keep_copy(raw)
 
     def close(self) -> None:
         self.real.close()
 
 
-def _as_if_dead(store: Store) -> None:
+class DiesBeforeTheServerTookIt(DiesAfterTheServerTookIt):
+    """The process dies with the mail's bytes kept and the SMTP transaction not yet begun."""
+
+    def send(self, raw: bytes, to: str, rfc_message_id: str) -> None:
+        raise KeyboardInterrupt("killed before sending")
+
+
+def as_if_dead(store: Store) -> None:
     """This process stands in for the one that died: its claims now name a process that is gone."""
     gone = subprocess.Popen(["true"])
     gone.wait()
     with store.session() as repo:
-        for r in repo.receipts_in(["sending"]):
+        for r in repo.outgoing_mail(["sending"]):
             r.claimed_by = f"{socket.gethostname()}:{gone.pid}"
 
 
-def test_process_killed_while_recording_a_send_sends_it_once(
+@pytest.mark.parametrize("copied", [True, False])
+def test_a_receipt_cut_off_after_the_server_took_it_is_resolved_by_the_sent_folder(
     tmp_path: Path,
     smtp_settings,  # type: ignore[no-untyped-def]
     dovecot: Dovecot,
+    copied: bool,
 ) -> None:
+    """Killed after the server accepted the receipt: found in the Sent folder, it is marked sent
+    and not sent again; not found, it is sent again, the identical mail (same bytes, same
+    Message-ID): at least once, a second copy only identical."""
     make, handler = smtp_settings
     settings = make(mailbox=dovecot.mailbox_settings(sent_folder="&XfJT0ZAB-"))
     dovecot.append([_sub("bj", "北京市", 20)])
@@ -248,22 +260,44 @@ def test_process_killed_while_recording_a_send_sends_it_once(
     assert isinstance(real, SmtpMailer) and isinstance(real.sent_folder, SentFolder)
     now = datetime.now(UTC)
     with pytest.raises(KeyboardInterrupt):
-        run_once(ImapSource(settings.mailbox), store, settings, now, DiesWhileRecording(real))
-    time.sleep(0.2)
-    assert handler.received == []  # the unfinished DATA was dropped with the connection
+        run_once(ImapSource(settings.mailbox), store, settings, now, DiesAfterTheServerTookIt(real, copied))
+    assert len(handler.received) == 1
     with store.session() as repo:
-        assert [r.state for r in repo.receipts_in(["sending"])] == ["sending"]
-    _as_if_dead(store)
+        (row,) = repo.receipts_in(["sending"])
+        assert row.raw is not None and row.attempts == 1
+    as_if_dead(store)
     result = run_once(ImapSource(settings.mailbox), store, settings, now, make_mailer(settings))
-    assert result.receipts_sent == 1 and len(handler.received) == 1
     with store.session() as repo:
-        assert [r.state for r in repo.receipts_in(["sent"])] == ["sent"]
+        (row,) = repo.receipts_in(["sent"])
+        assert row.attempts == 1  # the crash's attempt is not counted against it
+    if copied:
+        assert result.receipts_sent == 0 and len(handler.received) == 1
+    else:
+        assert result.receipts_sent == 1 and len(handler.received) == 2
+        assert handler.received[0].data == handler.received[1].data  # the identical mail
     assert run_once(ImapSource(settings.mailbox), store, settings, now, make_mailer(settings)).receipts_sent == 0
     client = dovecot.client()
     assert client.folder_exists("&XfJT0ZAB-")  # NetEase's 已发送, created when missing
     client.select_folder("&XfJT0ZAB-")
     assert len(client.search()) == 1
     client.logout()
+
+
+def test_a_receipt_cut_off_before_it_went_is_sent_once(tmp_path: Path, smtp_settings, dovecot: Dovecot) -> None:  # type: ignore[no-untyped-def]
+    make, handler = smtp_settings
+    settings = make(mailbox=dovecot.mailbox_settings(sent_folder="Sent"))
+    dovecot.append([_sub("bj", "北京市", 21)])
+    store = Store(settings.database.url, settings.archive.path)
+    now = datetime.now(UTC)
+    with pytest.raises(KeyboardInterrupt):
+        run_once(ImapSource(settings.mailbox), store, settings, now, DiesBeforeTheServerTookIt(make_mailer(settings)))
+    assert handler.received == []
+    with store.session() as repo:
+        (kept,) = repo.receipts_in(["sending"])
+        raw = kept.raw
+    as_if_dead(store)
+    assert run_once(ImapSource(settings.mailbox), store, settings, now, make_mailer(settings)).receipts_sent == 1
+    assert [r.data.replace(b"\r\n", b"\n") for r in handler.received] == [raw.replace(b"\r\n", b"\n")]
 
 
 def test_one_connection_to_the_sent_folder_serves_a_run_and_a_lost_one_is_opened_again(
@@ -290,13 +324,14 @@ def test_one_connection_to_the_sent_folder_serves_a_run_and_a_lost_one_is_opened
         return n
 
     assert copies() == 3
-    copy = BytesParser(policy=policy.default).parsebytes(handler.received[0].data)
+    copy = handler.received[0].data
     sent.append(copy)
     assert sent._client is not None and sent.logins == 2
     sent._client.shutdown()  # the server dropped it meanwhile (its idle timeout, a restart)
     sent.append(copy)
     assert sent.logins == 3 and copies() == 5  # opened again, and the copy is there
-    assert sent.contains(copy["Message-ID"]) is True and sent.logins == 3
+    mid = BytesParser(policy=policy.default).parsebytes(copy)["Message-ID"]
+    assert sent.contains(mid) is True and sent.logins == 3
     mailer.close()
     assert sent._client is None
 
@@ -306,9 +341,11 @@ def test_outbox_file_written_before_a_crash_is_not_written_again(tmp_path: Path,
     store = Store(settings.database.url, settings.archive.path)
     paths = _write(tmp_path, [_sub("bj", "北京市", 40)])
     with pytest.raises(KeyboardInterrupt):
-        run_once(FilesSource(paths), store, settings, datetime.now(UTC), DiesWhileRecording(make_mailer(settings)))
+        run_once(
+            FilesSource(paths), store, settings, datetime.now(UTC), DiesAfterTheServerTookIt(make_mailer(settings))
+        )
     assert len(list(settings.smtp.outbox.glob("*.eml"))) == 1  # type: ignore[union-attr]
-    _as_if_dead(store)
+    as_if_dead(store)
     result = run_once(FilesSource(paths), store, settings, datetime.now(UTC), make_mailer(settings))
     assert result.receipts_sent == 0
     with store.session() as repo:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from intake.campaign.rules import MessageFacts, NomineeFacts, evaluate, opinion_empty, ranking_problem
 from intake.core.settings import Province
-from intake.jobs.poll import received_time
+from intake.ingest.record import received_time
 from parsers.mime import parse_message
 from parsers.wordcount import WordCount, count_words
 

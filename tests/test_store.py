@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 
 from store.blobs import BlobStore, sha256_hex
 from store.errors import StoreError
+from store.models import OutgoingMail
 from store.repo import Flag, Nominee, Store
 
 
@@ -47,7 +48,7 @@ def test_migrations_create_every_table(db_url: str, tmp_path: Path) -> None:
         "attachments",
         "nominees",
         "flags",
-        "receipts",
+        "outbox",
         "mailbox_state",
         "runs",
         "alembic_version",
@@ -188,17 +189,99 @@ def test_rule_flags_are_replaced_parse_flags_kept(db_url: str, tmp_path: Path) -
     store.dispose()
 
 
+def _receipt(message_pk: int) -> OutgoingMail:
+    return OutgoingMail(
+        kind="receipt",
+        key=f"receipt:{message_pk}",
+        message_pk=message_pk,
+        to_addr="a@b.cn",
+        rfc_message_id="<r@x>",
+        state="queued",
+    )
+
+
 def test_receipt_queued_once(db_url: str, tmp_path: Path) -> None:
     store = Store(db_url, tmp_path / "archive")
     m, _ = _record(store, "1", b"x")
+    assert m is not None
     with store.session() as repo:
-        msg = repo.message(m.id)  # type: ignore[union-attr]
-        assert repo.queue_receipt(msg, to_addr="a@b.cn", rfc_message_id="<r@x>") is not None  # type: ignore[arg-type]
+        assert repo.queue_mail(_receipt(m.id)) is not None
     with store.session() as repo:
-        msg = repo.message(m.id)  # type: ignore[union-attr]
-        assert repo.queue_receipt(msg, to_addr="a@b.cn", rfc_message_id="<r@x>") is None  # type: ignore[arg-type]
-        due = repo.due_receipts(datetime.now(UTC) - timedelta(days=1))
-        assert len(due) == 1
+        assert repo.queue_mail(_receipt(m.id)) is None
+        due = repo.due_mail(datetime.now(UTC) - timedelta(days=1))
+        assert len(due) == 1 and repo.receipt_for(m.id) is not None
+    store.dispose()
+
+
+def test_receipts_of_an_older_database_move_into_the_one_outbox(tmp_path: Path) -> None:
+    """A database made before the one outbox: its receipts become outbox rows, states and all, and
+    a person's acknowledgement of a failed one follows it to its new id."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from store.db import alembic_config, make_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    cfg = alembic_config()
+    at = datetime(2017, 4, 20, tzinfo=UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0011")
+        meta = sa.MetaData()
+        meta.reflect(conn, only=["messages", "receipts", "flag_checks"])
+        conn.execute(
+            meta.tables["messages"].insert(),
+            {
+                "id": 1,
+                "sha256": "a",
+                "size": 1,
+                "message_id": "<m@x>",
+                "mailbox": "m",
+                "received_source": "",
+                "from_addr": "x@y",
+                "from_name": "",
+                "reply_to": "",
+                "subject": "s",
+                "classification": "submission",
+                "province_code": "bj",
+                "intent": "",
+                "state": "processed",
+                "info": {},
+                "created_at": at,
+                "parse_count": 1,
+                "attempts": 0,
+            },
+        )
+        receipts = meta.tables["receipts"]
+        for rid, state in ((5, "failed"),):
+            conn.execute(
+                receipts.insert(),
+                {
+                    "id": rid,
+                    "message_pk": 1,
+                    "state": state,
+                    "to_addr": "x@y",
+                    "rfc_message_id": f"<r{rid}@x>",
+                    "reason": "",
+                    "attempts": 3,
+                    "last_error": "550",
+                    "created_at": at,
+                    "body": "text",
+                },
+            )
+        conn.execute(
+            meta.tables["flag_checks"].insert(),
+            {"key": "receipt|failed|5", "code": "send_failed", "by": "x", "at": at, "note": "n"},
+        )
+    engine.dispose()
+    store = Store(url, tmp_path / "archive")
+    with store.session() as repo:
+        (row,) = repo.outgoing_mail()
+        got = (row.kind, row.key, row.state, row.to_addr, row.body, row.province_code, row.attempts)
+        assert got == ("receipt", "receipt:1", "failed", "x@y", "text", "bj", 3)
+        assert f"outbox|failed|{row.id}" in repo.flag_checks()
+    assert "receipts" not in inspect(store.engine).get_table_names()
     store.dispose()
 
 

@@ -17,9 +17,10 @@ import pytest
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
+from intake.core.errors import LoginRefused
 from intake.core.settings import Settings, load_settings
 from intake.dev.samples import Person, Submission, build_message, individual_form
-from intake.office import actions
+from intake.office import users
 from intake.web.app import create_app
 from store.repo import Store
 from tests.conftest import embedded_config, run_intake
@@ -94,8 +95,8 @@ def deployment(tmp_path: Path) -> tuple[Path, Settings, Store]:
     assert done.returncode == 0, done.stderr
     settings = load_settings(cfg)
     store = Store(settings.database.url, settings.archive.path)
-    actions.add_user(store, "reviewer", "reviewer", PASSWORD)
-    actions.add_user(store, "viewer", "viewer", PASSWORD)
+    users.add_user(store, "reviewer", "reviewer", PASSWORD)
+    users.add_user(store, "viewer", "viewer", PASSWORD)
     return cfg, settings, store
 
 
@@ -240,15 +241,15 @@ def test_login_throttled_after_five_failures(deployment) -> None:  # type: ignor
     _cfg, _settings, store = deployment
     now = datetime(2017, 4, 20, 8, 0, tzinfo=UTC)
     for _ in range(5):
-        with pytest.raises(actions.LoginRefused, match="用户名或密码不正确"):
-            actions.authenticate(store, "reviewer", "wrong", "10.0.0.9", now)
-    with pytest.raises(actions.LoginRefused, match="15分钟"):
-        actions.authenticate(store, "reviewer", PASSWORD, "127.0.0.1", now)  # the name waits
-    assert actions.authenticate(store, "viewer", PASSWORD, "127.0.0.2", now)  # others do not
-    with pytest.raises(actions.LoginRefused, match="15分钟"):
-        actions.authenticate(store, "viewer", PASSWORD, "10.0.0.9", now)  # the address waits
+        with pytest.raises(LoginRefused, match="用户名或密码不正确"):
+            users.authenticate(store, "reviewer", "wrong", "10.0.0.9", now)
+    with pytest.raises(LoginRefused, match="15分钟"):
+        users.authenticate(store, "reviewer", PASSWORD, "127.0.0.1", now)  # the name waits
+    assert users.authenticate(store, "viewer", PASSWORD, "127.0.0.2", now)  # others do not
+    with pytest.raises(LoginRefused, match="15分钟"):
+        users.authenticate(store, "viewer", PASSWORD, "10.0.0.9", now)  # the address waits
     later = datetime(2017, 4, 20, 8, 16, tzinfo=UTC)
-    assert actions.authenticate(store, "reviewer", PASSWORD, "127.0.0.1", later)
+    assert users.authenticate(store, "reviewer", PASSWORD, "127.0.0.1", later)
 
 
 def test_people_work_survives_reprocess_and_shows_everywhere(deployment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -318,7 +319,7 @@ def test_cli_user_add_and_correct(deployment, tmp_path: Path) -> None:  # type: 
     env = cli_env(NEW_PW="another secret 2")
     added = run_intake("user", "add", "李审核", "--role", "reviewer", "--password-env", "NEW_PW", config=cfg, env=env)
     assert added.returncode == 0, added.stderr
-    assert actions.authenticate(store, "李审核", "another secret 2", "127.0.0.1", datetime.now(UTC))
+    assert users.authenticate(store, "李审核", "another secret 2", "127.0.0.1", datetime.now(UTC))
     short = run_intake("user", "add", "x", "--role", "viewer", "--password-env", "EMPTY_PW", config=cfg)
     assert short.returncode != 0 and "EMPTY_PW" in short.stderr and "Traceback" not in short.stderr
     with store.session() as repo:

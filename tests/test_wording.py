@@ -189,11 +189,11 @@ def test_deadline_phrase_never_counts_below_zero() -> None:
 
 def test_receipt_number_is_dated_in_beijing_time(make_settings) -> None:  # type: ignore[no-untyped-def]
     from intake.outbox.receipts import receipt_reference
-    from store.models import Receipt
+    from store.models import OutgoingMail
 
     settings = make_settings()
     # 2017-04-20 17:30 UTC is 2017-04-21 01:30 in Beijing.
-    r = Receipt(message_pk=7, created_at=datetime(2017, 4, 20, 17, 30, tzinfo=UTC))
+    r = OutgoingMail(kind="receipt", message_pk=7, created_at=datetime(2017, 4, 20, 17, 30, tzinfo=UTC))
     assert receipt_reference(r, settings) == "HZ20170421-00007"
     assert IN_TIME.tzinfo is UTC
 

@@ -19,11 +19,13 @@ import pytest
 
 from intake.dev.demo import demo_messages, write_maildir
 from intake.dev.samples import Person, Submission, build_message, person_name
+from intake.jobs.daily import send_daily_summary
 from intake.jobs.poll import run_once
-from intake.jobs.worker import Worker, fire_times, poll_trigger, send_daily_summary, summary_trigger
+from intake.jobs.worker import Worker, fire_times, poll_trigger, summary_trigger
+from intake.mail.smtp import make_mailer
 from intake.mail.sources.local import MaildirSource
-from intake.outbox.receipts import make_mailer
-from intake.reports.summary import build_summary, summary_mail, write_workbook
+from intake.reports.summary import build_summary, summary_mail
+from intake.reports.summary_book import write_workbook
 from store.locks import LockBusy, worker_lock
 from store.repo import Store
 from tests.conftest import cli_env, run_intake, write_config

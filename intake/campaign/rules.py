@@ -11,8 +11,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from intake.core.settings import Province, Settings
+from store.repo import Flag, Repo
 
 PLACEHOLDER = re.compile(
     r"[（(]?\s*(盖\s*章|签\s*字|签\s*名|公\s*章)\s*[)）]?|年\s*月\s*日|[0-9０-９]{0,4}\s*年\s*[0-9０-９]{0,2}\s*月\s*[0-9０-９]{0,2}\s*日"
@@ -47,6 +49,7 @@ class NomineeFacts:
     workplace: str = ""
     opinions: tuple[tuple[str, str, str], ...] = ()  # (label, text, kind)
     withdrawn: bool = False  # 已撤回 by a reviewer: out of the quota count
+    decided: bool = False  # a reviewer has set a state other than 待审
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,30 @@ def evaluate(
     now: datetime,
 ) -> Outcome:
     out = Outcome()
+    subs = sorted((m for m in messages if m.classification == "submission"), key=lambda m: (m.received_at, m.id))
+    current = _current(subs, nominees, deadline, out)
+    current_ids = {n.id for n in current.values()}
+    for n in nominees:
+        out.current[n.id] = n.id in current_ids
+    msg_by_id = {m.id: m for m in messages}
+    for n in current.values():
+        m = msg_by_id[n.message]
+        out.flags.extend(nominee_flags(n, m, provinces, narrative_limit))
+    for p in provinces:
+        mine = [n for k, n in current.items() if k[0] == p.code and not n.withdrawn]
+        out.flags.extend(_province_flags(p, mine, [m for m in subs if m.province == p.code], deadline, out))
+    return out
+
+
+def _current(
+    subs: list[MessageFacts], nominees: list[NomineeFacts], deadline: datetime, out: Outcome
+) -> dict[tuple[str | None, str, str], NomineeFacts]:
+    """Which nominees stand, submissions taken in the order they arrived: (province, kind, name)
+    → nominee. Flags ``late`` and ``supersedes_earlier`` on the messages as it goes."""
     by_message: dict[int, list[NomineeFacts]] = defaultdict(list)
     for n in nominees:
         by_message[n.message].append(n)
-    subs = sorted((m for m in messages if m.classification == "submission"), key=lambda m: (m.received_at, m.id))
-    current: dict[tuple[str | None, str, str], NomineeFacts] = {}  # (province, kind, name) → nominee
-
+    current: dict[tuple[str | None, str, str], NomineeFacts] = {}
     for m in subs:
         own = by_message.get(m.id, [])
         if m.received_at > deadline:
@@ -103,15 +124,7 @@ def evaluate(
                 )
             )
         kinds = {n.kind for n in own}
-        replaces = m.intent == "correction"
-        if not replaces and m.intent != "supplement":
-            # Repeating the same nominees (a resend) also replaces what came before.
-            for kind in kinds:
-                names = {_norm(n.name) for n in own if n.kind == kind}
-                earlier = {k[2] for k in current if k[0] == m.province and k[1] == kind}
-                if earlier and names and len(names & earlier) * 2 >= len(names):
-                    replaces = True
-        if replaces:
+        if _replaces(m, own, current):
             dropped = [k for k in current if k[0] == m.province and k[1] in kinds]
             if dropped:
                 for k in dropped:
@@ -127,77 +140,66 @@ def evaluate(
                 )
         for n in own:
             current[(m.province, n.kind, _norm(n.name))] = n
+    return current
 
-    current_ids = {n.id for n in current.values()}
-    for n in nominees:
-        out.current[n.id] = n.id in current_ids
-    msg_by_id = {m.id: m for m in messages}
 
-    # Nominee flags, on current nominees.
-    for n in current.values():
-        m = msg_by_id[n.message]
-        if n.narrative_chars is None:
-            out.flags.append(
-                RuleFlag(
-                    "nominee", "narrative_missing", "未找到事迹材料", nominee=n.id, province=m.province, message=m.id
-                )
-            )
-        elif n.narrative_chars > narrative_limit:
-            out.flags.append(
-                RuleFlag(
-                    "nominee",
-                    "narrative_too_long",
-                    f"事迹材料 {n.narrative_chars} 字，超过 {narrative_limit} 字",
-                    nominee=n.id,
-                    province=m.province,
-                    message=m.id,
-                )
-            )
-        for label, text, kind in n.opinions:
-            if kind in CHECKED_OPINIONS and opinion_empty(text):
-                out.flags.append(
-                    RuleFlag(
-                        "nominee",
-                        "opinion_missing",
-                        f"{label}为空",
-                        nominee=n.id,
-                        province=m.province,
-                        message=m.id,
-                    )
-                )
-        warn = eligibility(n, _province_names(provinces, m.province))
-        if warn:
-            out.flags.append(
-                RuleFlag("nominee", "eligibility_warning", warn, nominee=n.id, province=m.province, message=m.id)
-            )
+def _replaces(m: MessageFacts, own: list[NomineeFacts], current: dict[tuple[str | None, str, str], Any]) -> bool:
+    """A correction replaces what came before; so does a resend repeating the same nominees."""
+    if m.intent == "correction":
+        return True
+    if m.intent == "supplement":
+        return False
+    for kind in {n.kind for n in own}:
+        names = {_norm(n.name) for n in own if n.kind == kind}
+        earlier = {k[2] for k in current if k[0] == m.province and k[1] == kind}
+        if earlier and names and len(names & earlier) * 2 >= len(names):
+            return True
+    return False
 
-    # Province flags.
-    for p in provinces:
-        mine = [n for k, n in current.items() if k[0] == p.code and not n.withdrawn]
-        p_subs = [m for m in subs if m.province == p.code]
-        if any(m.received_at > deadline for m in p_subs):
-            out.flags.append(RuleFlag("province", "late", "有报送邮件晚于截止时间", province=p.code))
-        for kind, quota, code in (
-            ("individual", p.individuals, "over_quota_individuals"),
-            ("unit", p.units, "over_quota_units"),
-        ):
-            group = [n for n in mine if n.kind == kind]
-            out.received[(p.code, kind)] = len(group)
-            if len(group) > quota:
-                out.flags.append(
-                    RuleFlag("province", code, f"{_kind_text(kind)} {len(group)}，名额 {quota}", province=p.code)
-                )
-                problem = ranking_problem(group)
-                if problem:
-                    out.flags.append(
-                        RuleFlag(
-                            "province",
-                            "ranking_missing",
-                            f"{_kind_text(kind)}：{problem}",
-                            province=p.code,
-                        )
-                    )
+
+def nominee_flags(
+    n: NomineeFacts, m: MessageFacts, provinces: tuple[Province, ...], narrative_limit: int
+) -> list[RuleFlag]:
+    """What stands against one current nominee: the narrative, the opinions, who they are."""
+    out = []
+
+    def flag(code: str, detail: str) -> None:
+        out.append(RuleFlag("nominee", code, detail, nominee=n.id, province=m.province, message=m.id))
+
+    if n.narrative_chars is None:
+        flag("narrative_missing", "未找到事迹材料")
+    elif n.narrative_chars > narrative_limit:
+        flag("narrative_too_long", f"事迹材料 {n.narrative_chars} 字，超过 {narrative_limit} 字")
+    for label, text, kind in n.opinions:
+        if kind in CHECKED_OPINIONS and opinion_empty(text):
+            flag("opinion_missing", f"{label}为空")
+    warn = eligibility(n, _province_names(provinces, m.province))
+    if warn:
+        flag("eligibility_warning", warn)
     return out
+
+
+def _province_flags(
+    p: Province, mine: list[NomineeFacts], p_subs: list[MessageFacts], deadline: datetime, out: Outcome
+) -> list[RuleFlag]:
+    """Late, over the quota, and a ranking missing where one is needed: unless the office has
+    decided every nominee of that kind (a ranking then asks for nothing)."""
+    flags = []
+    if any(m.received_at > deadline for m in p_subs):
+        flags.append(RuleFlag("province", "late", "有报送邮件晚于截止时间", province=p.code))
+    for kind, quota, code in (
+        ("individual", p.individuals, "over_quota_individuals"),
+        ("unit", p.units, "over_quota_units"),
+    ):
+        group = [n for n in mine if n.kind == kind]
+        out.received[(p.code, kind)] = len(group)
+        if len(group) <= quota:
+            continue
+        flags.append(RuleFlag("province", code, f"{_kind_text(kind)} {len(group)}，名额 {quota}", province=p.code))
+        problem = ranking_problem(group)
+        if problem and not all(n.decided for n in group):
+            flags.append(RuleFlag("province", "ranking_missing", f"{_kind_text(kind)}：{problem}", province=p.code))
+    return flags
 
 
 def _local(dt: datetime, deadline: datetime) -> str:
@@ -254,11 +256,8 @@ def eligibility(n: NomineeFacts, province_names: tuple[str, ...]) -> str:
 # --------------------------------------------------------------------------- store side
 
 
-def apply(repo: object, settings: Settings, now: datetime) -> Outcome:
+def apply(repo: Repo, settings: Settings, now: datetime) -> Outcome:
     """Evaluate over everything in the store and write flags and ``current`` back."""
-    from store.repo import Flag, Repo
-
-    assert isinstance(repo, Repo)
     repo.lock_rules()  # before reading: the next process to evaluate sees what this one wrote
     messages = repo.all_messages(with_children=False)
     nominees = repo.nominees()
@@ -268,7 +267,7 @@ def apply(repo: object, settings: Settings, now: datetime) -> Outcome:
         if m.state == "processed"
     ]
     valid = {m.id for m in m_facts}
-    withdrawn = repo.withdrawn_ids()
+    reviews = {pk: r.state for pk, r in repo.review_states().items()}
     n_facts = [
         NomineeFacts(
             id=n.id,
@@ -282,7 +281,8 @@ def apply(repo: object, settings: Settings, now: datetime) -> Outcome:
             opinions=tuple(
                 (o.get("label", ""), o.get("text", ""), o.get("kind", "")) for o in (n.fields or {}).get("opinions", [])
             ),
-            withdrawn=n.id in withdrawn,
+            withdrawn=reviews.get(n.id) == "withdrawn",
+            decided=reviews.get(n.id, "pending") != "pending",
         )
         for n in nominees
         if n.message_pk in valid

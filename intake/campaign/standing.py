@@ -1,258 +1,287 @@
-"""What is known, shaped for people (receipts, summary) and for programs (the JSON export)."""
+"""The campaign's standing, computed in one place: what each province has sent against its quota,
+which problems are open and which a person checked, receipts, reviews. The board, the province,
+message and nominee pages, the receipt, the reminder, the return, the summary and the documents
+all read it, so two of them never disagree about the same fact.
+
+A problem is a flag that asks for something to be done; the flags that are only news (a
+correction replaced earlier nominees, a count over the quota with a valid ranking) are notices. A
+flag a person has checked stays on record and is shown as checked, never as open.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from intake.core.settings import Settings
-from intake.core.vocabulary import INFORMATIONAL, PROVINCE_UNKNOWN, labels
-from parsers.charsets import one_line
-from store.repo import Flag, Message, Repo
+from intake.core.keys import flag_key
+from intake.core.settings import Province, Settings
+from intake.core.text import display_name
+from intake.core.time import local
+from intake.core.vocabulary import INFORMATIONAL, labels, review_line
+from store.repo import FlagCheck, Repo
 
-PROVINCE_FLAG_ORDER = ("late", "over_quota_individuals", "over_quota_units", "ranking_missing", "sender_unregistered")
+# Province flags a message's receipt also names: they follow from what that message brought.
+QUOTA_FLAGS = ("over_quota_individuals", "over_quota_units", "ranking_missing")
 
 
-def local(dt: datetime | None, settings: Settings) -> datetime | None:
-    return dt.astimezone(settings.campaign.tz) if dt else None
+@dataclass(frozen=True)
+class Check:
+    by: str
+    at: datetime
+    note: str
 
 
-class ProvinceFacts:
-    """A province's standing and its own flags as receipts show them, read once per province for
-    a batch of receipts made together (nothing a receipt sends changes them)."""
+@dataclass(frozen=True)
+class Problem:
+    """One flag as people read it, with who it is about and whether a person checked it."""
+
+    flag_id: int
+    scope: str
+    code: str
+    detail: str
+    who: str = ""
+    message_id: int | None = None
+    nominee_id: int | None = None
+    province: str | None = None
+    check: Check | None = None
+
+    @property
+    def label(self) -> str:
+        return labels("flag", self.code)
+
+    @property
+    def advice(self) -> str:
+        return labels("advice", self.code)
+
+    @property
+    def informational(self) -> bool:
+        return self.code in INFORMATIONAL
+
+    @property
+    def open(self) -> bool:
+        return self.check is None
+
+    def line(self) -> str:
+        """张三：缺少事迹材料（未找到事迹材料）: how a letter lists it."""
+        who = f"{self.who}：" if self.who else ""
+        return f"{who}{self.label}（{self.detail}）" if self.detail else f"{who}{self.label}"
+
+    def view(self) -> dict[str, Any]:
+        """For a template: what, about whom, the detail, what to do, and the check if any."""
+        return {
+            "id": self.flag_id,
+            "code": self.code,
+            "label": self.label,
+            "detail": self.detail,
+            "advice": self.advice,
+            "who": self.who,
+            "checked": {"by": self.check.by, "at": self.check.at, "note": self.check.note} if self.check else None,
+        }
+
+
+@dataclass
+class ProvinceRow:
+    """A province against its quota, as the board and the summary show it."""
+
+    code: str
+    name: str
+    quota_individuals: int
+    quota_units: int
+    individuals: int = 0
+    units: int = 0
+    late: bool = False
+    problems: int = 0  # open problems
+    messages: int = 0
+    last_received: datetime | None = None
+    receipts_sent: int = 0
+    receipts_failed: int = 0
+    receipts_waiting: int = 0
+    new_today: int = 0
+    flags: list[str] = field(default_factory=list)
+    reviews: dict[str, int] = field(default_factory=dict)  # current nominees by review state
+
+    @property
+    def review_line(self) -> str:
+        return review_line(self.reviews)
+
+    @property
+    def standing(self) -> str:
+        parts = []
+        for label, got, quota in (
+            ("个人", self.individuals, self.quota_individuals),
+            ("单位", self.units, self.quota_units),
+        ):
+            if got > quota:
+                parts.append(f"{label}超{got - quota}")
+            elif got < quota:
+                parts.append(f"{label}缺{quota - got}")
+        return "，".join(parts) or "齐"
+
+
+@dataclass(frozen=True)
+class _MessageFact:
+    id: int
+    province: str | None
+    classification: str
+    received_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _NomineeFact:
+    id: int
+    message: int
+    kind: str
+    name: str
+    current: bool
+    province: str | None
+
+
+class Standing:
+    """Everything above, read from the store in a few queries, at one moment."""
 
     def __init__(self, repo: Repo, settings: Settings) -> None:
-        self.repo, self.settings = repo, settings
-        self._standing: dict[str | None, dict[str, Any]] = {}
-        self._flags: dict[str, list[Flag]] = {}
+        self.settings = settings
+        facts = repo.summary_facts()
+        self.checks: dict[str, FlagCheck] = repo.flag_checks()
+        self.reviews: dict[int, str] = {pk: r.state for pk, r in repo.review_states().items()}
+        self.messages = {row[0]: _MessageFact(*row) for row in facts["messages"]}
+        self.nominees = {row[0]: _NomineeFact(*row) for row in facts["nominees"]}
+        self.receipts = {mid: state for mid, state in facts["receipts"] if mid is not None}
+        self._problems: list[Problem] = [self._problem(*row) for row in facts["flags"]]
 
-    def standing(self, code: str | None) -> dict[str, Any]:
-        if code not in self._standing:
-            self._standing[code] = province_standing(self.repo, self.settings, code)
-        return self._standing[code]
+    # ------------------------------------------------------------------ problems
 
-    def flags(self, code: str) -> list[Flag]:
-        if code not in self._flags:
-            self._flags[code] = self.repo.province_flags(code)
-        return self._flags[code]
-
-
-def message_report(
-    repo: Repo, message: Message, settings: Settings, facts: ProvinceFacts | None = None
-) -> dict[str, Any]:
-    """What one message's receipt says. Every problem shown anywhere in it (an unreadable file, a
-    nominee's flag, nothing recognised, the province unknown) is also listed under ``problems``;
-    ``notices`` carries what the province should know but need not fix."""
-    facts = facts or ProvinceFacts(repo, settings)
-    province = settings.province(message.province_code)
-    standing = facts.standing(message.province_code)
-    entries = [problem_entry(f.code, f.detail) for f in message.flags]
-    nominees = []
-    for n in message.nominees:
-        nominees.append(
-            {
-                "name": display_name(n.name),
-                "kind": labels("kind", n.kind),
-                "rank": n.rank,
-                "current": n.current,
-                "narrative_chars": n.narrative_chars,
-                "flags": [labels("flag", f.code) for f in n.flags],
-            }
+    def _problem(
+        self, pk: int, scope: str, code: str, detail: str, mid: int | None, nid: int | None, province: str | None
+    ) -> Problem:
+        check = self.checks.get(flag_key(scope, code, mid, nid, province))
+        nominee = self.nominees.get(nid) if nid is not None else None
+        return Problem(
+            flag_id=pk,
+            scope=scope,
+            code=code,
+            detail=detail,
+            who=display_name(nominee.name) if nominee else "",
+            message_id=mid if mid is not None else (nominee.message if nominee else None),
+            nominee_id=nid,
+            province=province,
+            check=Check(check.by, check.at, check.note) if check else None,
         )
-        entries.extend(problem_entry(f.code, f.detail, display_name(n.name)) for f in n.flags)
-    for f in facts.flags(message.province_code or ""):
-        if f.code in ("over_quota_individuals", "over_quota_units", "ranking_missing"):
-            entries.append(problem_entry(f.code, f.detail))
-    if province is None:
-        label, advice = PROVINCE_UNKNOWN
-        entries.append({"code": "", "label": label, "detail": "", "advice": advice, "who": ""})
-    problems = [e for e in entries if e["code"] not in INFORMATIONAL]
-    notices = [e for e in entries if e["code"] in INFORMATIONAL]
-    attachments = [
-        {
-            "filename": display_name(a.filename),
-            "type": a.type,
-            "role": labels("role", a.role),
-            "status": labels("status", a.status),
-            "detail": a.detail,
+
+    def _counts(self, p: Problem) -> bool:
+        """Whether a flag stands today: a message's of a submission, a current nominee's, or the
+        province's own (its ``late`` is the late messages', listed with them)."""
+        if p.scope == "message":
+            m = self.messages.get(p.message_id or 0)
+            return m is not None and m.classification == "submission"
+        if p.scope == "nominee":
+            n = self.nominees.get(p.nominee_id or 0)
+            return n is not None and n.current
+        return p.code != "late"
+
+    def of_message(self, mid: int) -> list[Problem]:
+        """A message's problems and notices, checked ones included: its own flags, those of the
+        nominees it brought, and its province's quota flags (a receipt names them)."""
+        m = self.messages.get(mid)
+        own = [
+            p
+            for p in self._problems
+            if (p.scope == "message" and p.message_id == mid)
+            or (p.scope == "nominee" and self.nominees.get(p.nominee_id or 0, _NO).message == mid)
+        ]
+        if m is not None and m.classification == "submission" and m.province:
+            own += [
+                p
+                for p in self._problems
+                if p.scope == "province" and p.province == m.province and p.code in QUOTA_FLAGS
+            ]
+        return own
+
+    def of_province(self, code: str) -> list[Problem]:
+        """A province's problems and notices that stand, checked ones included."""
+        out = []
+        for p in self._problems:
+            if not self._counts(p):
+                continue
+            if p.scope == "province":
+                mine = p.province == code
+            elif p.scope == "message":
+                mine = self.messages[p.message_id or 0].province == code
+            else:
+                mine = self.nominees[p.nominee_id or 0].province == code
+            if mine:
+                out.append(p)
+        return out
+
+    def of_nominee(self, nid: int) -> list[Problem]:
+        return [p for p in self._problems if p.scope == "nominee" and p.nominee_id == nid]
+
+    def open_problems(self, problems: list[Problem]) -> list[Problem]:
+        """Of ``problems``, those that ask for something and no person has checked."""
+        return [p for p in problems if p.open and not p.informational]
+
+    def all_standing(self) -> list[Problem]:
+        return [p for p in self._problems if self._counts(p)]
+
+    # ------------------------------------------------------------------ provinces
+
+    def rows(self, since: datetime | None = None, until: datetime | None = None) -> list[ProvinceRow]:
+        """Every province against its quota, in the campaign's order; ``new_today`` counts the
+        submissions received in [since, until)."""
+        rows = {p.code: ProvinceRow(p.code, p.name, p.individuals, p.units) for p in self.settings.provinces}
+        tz = self.settings.campaign.tz
+        for m in self.messages.values():
+            row = rows.get(m.province or "")
+            if row is None or m.classification != "submission":
+                continue
+            row.messages += 1
+            received = local(m.received_at, tz)
+            if received and (row.last_received is None or received > row.last_received):
+                row.last_received = received
+            if received and since and until and since <= received < until:
+                row.new_today += 1
+            state = self.receipts.get(m.id)
+            row.receipts_sent += state == "sent"
+            row.receipts_failed += state == "failed"
+            row.receipts_waiting += state in ("queued", "sending")
+        for n in self.nominees.values():
+            row = rows.get(n.province or "")
+            m = self.messages.get(n.message)
+            if row is None or not n.current or m is None or m.classification != "submission":
+                continue
+            state = self.reviews.get(n.id, "pending")
+            row.reviews[state] = row.reviews.get(state, 0) + 1
+            if state != "withdrawn":  # 已撤回: out of the count
+                if n.kind == "individual":
+                    row.individuals += 1
+                else:
+                    row.units += 1
+        for code, row in rows.items():
+            standing = self.of_province(code)
+            row.late = any(p.code == "late" for p in standing)
+            row.problems = len(self.open_problems(standing))
+            row.flags = [p.code for p in self._problems if p.scope == "province" and p.province == code]
+        return list(rows.values())
+
+    def counts(self, code: str | None) -> dict[str, Any]:
+        """A province's current nominees by kind against its quota (withdrawn ones left out)."""
+        p: Province | None = self.settings.province(code)
+        got = {"individual": 0, "unit": 0}
+        for n in self.nominees.values():
+            m = self.messages.get(n.message)
+            if n.current and n.province == code and m is not None and m.classification == "submission":
+                if self.reviews.get(n.id, "pending") != "withdrawn":
+                    got[n.kind] = got.get(n.kind, 0) + 1
+        return {
+            "individuals": got["individual"],
+            "units": got["unit"],
+            "quota_individuals": p.individuals if p else None,
+            "quota_units": p.units if p else None,
         }
-        for a in message.attachments
-    ]
-    deadline = settings.campaign.deadline.astimezone(settings.campaign.tz)
-    received = local(message.received_at, settings)
-    return {
-        "message": message,
-        "subject": display_name(message.subject or "") or "（无主题）",
-        "received_at": received,
-        "late": received is not None and received > deadline,
-        "province": province,
-        "standing": standing,
-        "attachments": attachments,
-        "nominees": nominees,
-        "problems": problems,
-        "notices": notices,
-        "deadline": deadline,
-        "campaign": settings.campaign,
-        "narrative_limit": settings.campaign.narrative_limit,
-    }
+
+    def review_state(self, nid: int) -> str:
+        return self.reviews.get(nid, "pending")
 
 
-def display_name(text: str) -> str:
-    """A name from mail as shown to people: one line, no control or bidi-override characters."""
-    return one_line(text)
-
-
-def problem_entry(code: str, detail: str, who: str = "") -> dict[str, str]:
-    """One problem as people read it: what, the detail, what to do, and about whom."""
-    return {"code": code, "label": labels("flag", code), "detail": detail, "advice": labels("advice", code), "who": who}
-
-
-def province_standing(repo: Repo, settings: Settings, code: str | None) -> dict[str, Any]:
-    p = settings.province(code)
-    counts = {"individual": 0, "unit": 0, **repo.current_counts(code)}
-    return {
-        "individuals": counts["individual"],
-        "units": counts["unit"],
-        "quota_individuals": p.individuals if p else None,
-        "quota_units": p.units if p else None,
-    }
-
-
-def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
-    messages = repo.all_messages()
-    nominees = repo.nominees()
-    flags = repo.all_flags()
-    msg_by_pk = {m.id: m for m in messages}
-    flags_by_nominee: dict[int, list[str]] = {}
-    flags_by_message: dict[int, list[str]] = {}
-    flags_by_province: dict[str, list[str]] = {}
-    for f in flags:
-        if f.scope == "nominee" and f.nominee_id is not None:
-            flags_by_nominee.setdefault(f.nominee_id, []).append(f.code)
-        elif f.scope == "message" and f.message_pk is not None:
-            flags_by_message.setdefault(f.message_pk, []).append(f.code)
-        elif f.scope == "province" and f.province_code:
-            flags_by_province.setdefault(f.province_code, []).append(f.code)
-    # Message flags that also stand for the province.
-    for m in messages:
-        if m.classification == "submission" and m.province_code:
-            for code in flags_by_message.get(m.id, []):
-                if code == "sender_unregistered":
-                    flags_by_province.setdefault(m.province_code, []).append(code)
-    received: dict[tuple[str | None, str], int] = {}
-    reviewed: dict[str | None, dict[str, int]] = {}
-    reviews = repo.review_states()
-    for n in nominees:
-        if not n.current:
-            continue
-        state = reviews[n.id].state if n.id in reviews else "pending"
-        counts = reviewed.setdefault(n.province_code, {})
-        counts[state] = counts.get(state, 0) + 1
-        if state != "withdrawn":
-            received[(n.province_code, n.kind)] = received.get((n.province_code, n.kind), 0) + 1
-
-    provinces = [
-        {
-            "code": p.code,
-            "name": p.name,
-            "quota": {"individuals": p.individuals, "units": p.units},
-            "received": {
-                "individuals": received.get((p.code, "individual"), 0),
-                "units": received.get((p.code, "unit"), 0),
-            },
-            "flags": _ordered(flags_by_province.get(p.code, [])),
-            "review": reviewed.get(p.code, {}),
-        }
-        for p in settings.provinces
-    ]
-    corrections: dict[int, list[dict[str, Any]]] = {}
-    for c in repo.all_corrections():
-        if c.nominee_id is not None:
-            corrections.setdefault(c.nominee_id, []).append(
-                {
-                    "field": c.field,
-                    "from": c.old_value,
-                    "to": c.new_value,
-                    "by": c.by,
-                    "at": _iso(local(c.at, settings)),
-                    "reason": c.reason,
-                }
-            )
-    out_nominees = [
-        {
-            "id": n.id,
-            "province": n.province_code,
-            "kind": n.kind,
-            "name": n.name,
-            "rank": n.rank,
-            "narrative_chars": n.narrative_chars,
-            "current": n.current,
-            "flags": _ordered(flags_by_nominee.get(n.id, [])),
-            "message_id": msg_by_pk[n.message_pk].message_id if n.message_pk in msg_by_pk else None,
-            "message": n.message_pk,
-            "source": n.source,
-            "fields": nominee_fields(n.fields or {}),
-            "files": list((n.info or {}).get("files", [])),
-            "narrative_chars_nospace": n.narrative_chars_nospace,
-            "corrections": corrections.get(n.id, []),
-            "review": {
-                "state": reviews[n.id].state if n.id in reviews else "pending",
-                "reason": reviews[n.id].reason or None if n.id in reviews else None,
-            },
-        }
-        for n in nominees
-    ]
-    out_messages = []
-    for m in messages:
-        receipt = None
-        if m.receipt is not None:
-            receipt = {"state": m.receipt.state, "to": m.receipt.to_addr}
-        out_messages.append(
-            {
-                "id": m.id,
-                "message_id": m.message_id,
-                "from": m.from_addr,
-                "subject": m.subject,
-                "received_at": _iso(local(m.received_at, settings)),
-                "received_source": m.received_source,
-                "classification": m.classification or m.state,
-                "province": m.province_code,
-                "flags": _ordered(flags_by_message.get(m.id, [])),
-                "attachments": [
-                    {
-                        "filename": a.filename,
-                        "type": a.type,
-                        "role": a.role,
-                        "status": a.status,
-                        **({"detail": a.detail} if a.detail else {}),
-                    }
-                    for a in m.attachments
-                ],
-                "receipt": receipt,
-                "state": m.state,
-                **({"error": (m.error or "").strip().splitlines()[-1]} if m.error else {}),
-            }
-        )
-    return {"provinces": provinces, "nominees": out_nominees, "messages": out_messages}
-
-
-def nominee_fields(stored: dict[str, Any]) -> dict[str, Any]:
-    """Every parsed field by name; the opinions as a list of {label, text, kind}."""
-    out = {k: v for k, v in stored.items() if k != "opinions"}
-    out["opinions"] = [
-        {"label": o.get("label", ""), "text": o.get("text", ""), "kind": o.get("kind", "")}
-        for o in stored.get("opinions", [])
-    ]
-    return out
-
-
-def _ordered(codes: list[str]) -> list[str]:
-    seen: list[str] = []
-    for c in codes:
-        if c not in seen:
-            seen.append(c)
-    return seen
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
+_NO = _NomineeFact(0, 0, "", "", False, None)

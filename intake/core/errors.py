@@ -25,7 +25,9 @@ as one of these with ``from exc``. Each class carries the exit status a command 
 
 from __future__ import annotations
 
+from store.errors import SchemaTooNew
 from store.errors import StoreError as _StoreError
+from store.locks import LockBusy
 
 # Exit statuses (sysexits.h), as the README lists them.
 EX_OK = 0
@@ -100,9 +102,6 @@ class LoginRefused(ActionError):
 
 def exit_status(exc: BaseException) -> int:
     """The status a command ends with for ``exc`` (errors of the store's own tree included)."""
-    from store.errors import SchemaTooNew
-    from store.locks import LockBusy
-
     if isinstance(exc, SchemaTooNew):
         return EX_CONFIG
     if isinstance(exc, LockBusy):

@@ -14,6 +14,8 @@ import os
 import re
 import tomllib
 from datetime import datetime, time, tzinfo
+from email.utils import parseaddr
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,14 +31,12 @@ from pydantic import (
 )
 
 from intake.core.errors import ConfigError
-from parsers.quota import short_province_name
+from parsers.quota import QuotaTableError, read_quota_table, short_province_name
 
 
 def _shipped_defaults() -> Path:
     """The defaults and templates inside the installed package (``intake/defaults``; in a checkout
     ``config/`` points there too)."""
-    from importlib.resources import files
-
     return Path(str(files("intake").joinpath("defaults")))
 
 
@@ -119,8 +119,6 @@ class SmtpSettings(_Frozen):
 
     @property
     def sender_address(self) -> str:
-        from email.utils import parseaddr
-
         return parseaddr(self.sender)[1].lower()
 
 
@@ -449,8 +447,6 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, cwd: Path | Non
 
 def _quota_from_workbook(path: Path, provinces: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Quotas read from an allocation workbook (like the notice's 附件1) replace the table's."""
-    from parsers.quota import QuotaTableError, read_quota_table
-
     try:
         payload = path.read_bytes()
     except OSError as exc:

@@ -1,14 +1,8 @@
-"""Words shown to people: flag labels and advice, and the Jinja2 templates in ``config/templates``."""
+"""The words of the campaign, as people read them: flag codes and their Chinese labels and
+advice, review states, field names, roles, classifications, states of mail. One source for each:
+every page, mail, workbook and export reads them here."""
 
 from __future__ import annotations
-
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
-
-from intake.core.errors import ConfigError
 
 FLAG_TEXT: dict[str, tuple[str, str]] = {
     "late": ("逾期报送", "报送时间晚于截止时间，请与总局非公党建办联系说明情况"),
@@ -44,7 +38,7 @@ INFORMATIONAL = frozenset({"supersedes_earlier", "over_quota_individuals", "over
 PROVINCE_UNKNOWN = ("未能确定报送省份", "请在邮件主题中注明省（区、市）名称后重新发送")
 
 KIND_TEXT = {"individual": "个人", "unit": "单位"}
-ROLE_TEXT = {
+ROLE_TEXT_OF_FILE = {
     "individual_form": "个人推荐表",
     "unit_form": "单位推荐表",
     "forms": "推荐表",
@@ -64,13 +58,6 @@ CLASSIFICATION_TEXT = {
     "processing": "处理中",
     "failed": "处理失败",
 }
-RECEIPT_TEXT = {
-    "queued": "待发送",
-    "sending": "发送中",
-    "sent": "已发送",
-    "failed": "发送失败",
-    "suppressed": "不发送",
-}
 STATUS_TEXT = {
     "parsed": "已识别",
     "unreadable": "无法读取",
@@ -80,17 +67,126 @@ STATUS_TEXT = {
 }
 
 
+# What a receipt says while a submission's province is unknown (a person names it, then it goes).
+HELD_FOR_PROVINCE = "报送省份未能确定，待人工指定后发送"
+
+OUTBOX_KIND_TEXT = {"receipt": "回执", "reminder": "催报", "return": "退回修改", "summary": "每日汇总"}
+OUTBOX_STATE_TEXT = {
+    "draft": "待审",
+    "queued": "待发",
+    "sending": "发送中",
+    "sent": "已发送",
+    "failed": "发送失败",
+    "discarded": "已作废",
+    "suppressed": "不发送",
+}
+RECEIVED_SOURCE_TEXT = {
+    "internaldate": "邮件服务器收件时间",
+    "received": "邮件服务器的收件记录",
+    "date": "邮件的发信时间",
+    "fetched": "读取时间",
+}
+SOURCE_TEXT = {"form": "推荐表", "list": "汇总表", "pdf": "PDF"}
+
+# ------------------------------------------------------------------ review
+
+REVIEW_STATES: dict[str, str] = {
+    "pending": "待审",
+    "approved": "初审通过",
+    "rejected": "不予推荐",
+    "reserve": "备选",
+    "withdrawn": "已撤回",
+}
+REVIEW_SHORT = {"approved": "通过", "rejected": "不予", "reserve": "备选", "pending": "待审", "withdrawn": "撤回"}
+
+# ------------------------------------------------------------------ people
+
+ROLES = ("viewer", "reviewer", "admin")
+ROLE_TEXT = {"viewer": "查看", "reviewer": "审核", "admin": "管理"}
+# Who may do what: a viewer reads; a reviewer corrects, assigns, reclassifies and checks flags;
+# an admin also manages users.
+CAN_CHANGE = ("reviewer", "admin")
+CLASSIFICATIONS = ("submission", "auto_reply", "bounce", "unrelated", "duplicate")
+
+# ------------------------------------------------------------------ fields
+
+# The fields a reviewer may correct, with their names in the console.
+FIELD_NAMES: dict[str, str] = {
+    "name": "姓名/单位名称",
+    "kind": "类别",
+    "rank": "推荐排序",
+    "sex": "性别",
+    "birth": "出生年月",
+    "ethnicity": "民族",
+    "political": "政治面貌",
+    "workplace": "工作单位及职务",
+    "post": "职务",
+    "phone": "联系电话",
+    "education": "学历",
+    "head": "单位负责人",
+    "address": "单位地址",
+    "deeds": "主要事迹",
+}
+MORE_FIELD_NAMES = {
+    "work_start": "参加工作时间",
+    "party_date": "入党时间",
+    "unit_name": "单位名称",
+    "contact": "联系人",
+    "staff": "职工人数",
+    "level": "单位级别",
+    "kind": "类别（表内）",
+    "seq": "序号",
+    "province": "省份（表内）",
+    "remark": "备注",
+}
+# The order a nominee's fields are shown in.
+FIELD_ORDER = [
+    "sex",
+    "birth",
+    "ethnicity",
+    "political",
+    "education",
+    "work_start",
+    "party_date",
+    "workplace",
+    "post",
+    "phone",
+    "unit_name",
+    "head",
+    "address",
+    "contact",
+    "staff",
+    "level",
+    "deeds",
+]
+
+
+def field_label(name: str) -> str:
+    return FIELD_NAMES.get(name) or MORE_FIELD_NAMES.get(name) or name
+
+
 def labels(kind: str, key: str) -> str:
     table = {
         "flag": {k: v[0] for k, v in FLAG_TEXT.items()},
         "advice": {k: v[1] for k, v in FLAG_TEXT.items()},
         "kind": KIND_TEXT,
-        "role": ROLE_TEXT,
+        "role": ROLE_TEXT_OF_FILE,
         "status": STATUS_TEXT,
         "classification": CLASSIFICATION_TEXT,
-        "receipt": RECEIPT_TEXT,
+        "receipt": OUTBOX_STATE_TEXT,
+        "outbox_kind": OUTBOX_KIND_TEXT,
+        "outbox": OUTBOX_STATE_TEXT,
+        "review": REVIEW_STATES,
+        "user_role": ROLE_TEXT,
+        "received_source": RECEIVED_SOURCE_TEXT,
+        "source": SOURCE_TEXT,
     }[kind]
     return table.get(key, key)
+
+
+def review_line(counts: dict[str, int]) -> str:
+    """通过3 备选1 待审2: the review states that have anyone in them, in the order of the review."""
+    return " ".join(f"{label}{counts[s]}" for s, label in REVIEW_SHORT.items() if counts.get(s))
 
 
 def deadline_phrase(days_left: int) -> str:
@@ -100,23 +196,3 @@ def deadline_phrase(days_left: int) -> str:
     if days_left == 0:
         return "今天为报送截止日"
     return f"报送截止已逾期 {-days_left} 天"
-
-
-@lru_cache(maxsize=8)
-def _environment(folder: str) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(folder),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def render_template(settings: Any, name: str, context: dict[str, Any]) -> str:
-    folder = str(Path(settings.templates))
-    env = _environment(folder)
-    try:
-        return env.get_template(name).render(**context)
-    except TemplateNotFound as exc:
-        raise ConfigError(f"template {name} not found in {folder}") from exc

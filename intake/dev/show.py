@@ -7,9 +7,9 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from intake.campaign.standing import export_data
 from intake.core.settings import load_settings
 from intake.core.vocabulary import labels
+from intake.reports.export import export_data
 from store.repo import Store
 
 

@@ -12,176 +12,25 @@ started from any thread (the scheduler's included).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
-import pickle
 import time
 import traceback
-import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from intake.ingest import convert as legacy
-from intake.ingest.convert import converter, keep_entry, office_binary
-from parsers.archives import Budget
-from parsers.documents import Reading, ReadLimits, read_attachment
-from parsers.mime import ParsedMessage, parse_message
-from store.blobs import BlobStore
+from intake.ingest import soffice, warm
+from intake.ingest.outcome import ParseOutcome
+from intake.ingest.read import parse_file
+from parsers.documents import ReadLimits
 
 log = logging.getLogger(__name__)
 
 WAIT_SLICE = 0.2  # seconds between looks at the stop flag and the clocks
-
-
-@dataclass
-class ParseOutcome:
-    parsed: ParsedMessage | None
-    readings: list[Reading]
-    error: str | None = None
-    stopped: str | None = None  # why reading was stopped from outside (time limit, worker died)
-    digest: str = ""  # of what was read: the same bytes read the same way give the same digest
-
-
-def parse_raw(raw: bytes, limits: ReadLimits, blobs: BlobStore | None = None) -> ParseOutcome:
-    """Read a message and its attachments. With ``blobs``, each file's bytes go to the archive as
-    soon as it is read and are dropped from the reading (only its hash and size come back), so a
-    message's files are never all in memory at once, nor copied back to the main process."""
-    budget = Budget(limits.archive.total_bytes)
-    keep = _keeper(blobs) if blobs is not None else None
-    convert = converter(limits.convert_timeout, Path(limits.convert_cache) if limits.convert_cache else None)
-    try:
-        parsed = parse_message(raw)
-        del raw
-        readings = []
-        while parsed.attachments:
-            a = parsed.attachments.pop(0)
-            readings.append(read_attachment(
-                    a.filename, a.content_type, a.payload, limits, budget=budget, keep=keep, convert=convert
-                ))
-        return ParseOutcome(parsed, readings)
-    except Exception:
-        return ParseOutcome(None, [], traceback.format_exc()[-8000:])
-
-
-def _keeper(blobs: BlobStore) -> Callable[[Reading], None]:
-    def keep(r: Reading) -> None:
-        r.sha256, r.size = blobs.put(r.payload), len(r.payload)
-        r.payload = b""
-
-    return keep
-
-
-def parse_file(path: str, limits: ReadLimits, blob_root: str | None = None) -> ParseOutcome:
-    """Read the message at ``path``, its files kept in the archive at ``blob_root``; with
-    ``limits.reading_cache`` (and an archive), a message read before by the same code and libraries
-    under the same limits is taken from there."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError:
-        return ParseOutcome(None, [], traceback.format_exc()[-8000:])
-    blobs = BlobStore(Path(blob_root)) if blob_root else None
-    cache = ReadingCache(Path(limits.reading_cache), limits) if limits.reading_cache and blobs else None
-    key = ""
-    if cache is not None and blobs is not None:
-        key = hashlib.sha256(raw).hexdigest()
-        kept = cache.get(key, blobs)
-        if kept is not None:
-            return kept
-    outcome = parse_raw(raw, limits, blobs)
-    del raw
-    if outcome.parsed is not None:
-        try:
-            outcome.digest = hashlib.sha256(pickle.dumps((outcome.parsed, outcome.readings))).hexdigest()
-        except Exception:  # what was read cannot be pickled (nor sent back): say so rather than vanish
-            return ParseOutcome(None, [], traceback.format_exc()[-8000:])
-    if cache is not None:
-        cache.put(key, outcome)
-    return outcome
-
-
-class ReadingCache:
-    """Whole readings of messages, by the hash of the message's bytes and a version: this module's
-    and the parsers' code, every installed library, Python, LibreOffice, and the read limits
-    (``_code_version``). Only a complete reading is kept: one stopped, failed, or with a file that
-    could not be read (a conversion that timed out may work next time) is read again every time.
-    A reading whose files are no longer all in the archive is read again (which puts them back).
-    Beside the archive and outside it, like LibreOffice's conversions (written the same way): a
-    backup may leave it out."""
-
-    def __init__(self, root: Path, limits: ReadLimits) -> None:
-        self.root = root
-        self.version = _reader_version(limits)
-
-    def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.{self.version[:16]}"
-
-    def get(self, key: str, blobs: BlobStore) -> ParseOutcome | None:
-        try:
-            outcome = pickle.loads(zlib.decompress(self.path(key).read_bytes()))
-        except FileNotFoundError:
-            return None
-        except Exception as error:  # a damaged entry is no error: the message is read again
-            log.warning("reading cache entry %s unusable (%s): read again", key[:12], type(error).__name__)
-            return None
-        if not isinstance(outcome, ParseOutcome) or not outcome.digest:
-            return None
-        for reading in (r for root in outcome.readings for r in root.walk()):
-            if reading.sha256 and not blobs.path_for(reading.sha256).exists():
-                return None
-        return outcome
-
-    def put(self, key: str, outcome: ParseOutcome) -> None:
-        if outcome.parsed is None or outcome.stopped or not outcome.digest:
-            return
-        if any(r.status == "unreadable" for root in outcome.readings for r in root.walk()):
-            return
-        why = keep_entry(self.path(key), zlib.compress(pickle.dumps(outcome), 1))
-        if why is not None:
-            log.warning("reading cache not written (%s)", why)
-
-
-def _code_version() -> str:
-    """The parsers' code as this process loaded it (read when this module is imported, so a worker
-    started after an upgrade was installed but before the service restarted does not file old
-    readings under the new version), Python, the installed distributions (their ``dist-info``
-    names carry their versions) and the LibreOffice installed (its files' sizes and times)."""
-    import sys
-
-    h = hashlib.sha256()
-    root = Path(__file__).resolve().parents[2]
-    here = Path(__file__).resolve().parent
-    for path in [*sorted((root / "parsers").rglob("*.py")), here / "pool.py", here / "convert.py"]:
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    h.update(sys.version.encode())
-    for folder in sys.path:
-        if folder and os.path.isdir(folder):
-            h.update(repr(sorted(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info")))).encode())
-    binary = office_binary()
-    if binary is not None:
-        program = Path(os.path.realpath(binary)).parent
-        for name in ("versionrc", "soffice.bin", Path(binary).name):
-            try:
-                st = (program / name).stat()
-            except OSError:
-                continue
-            h.update(f"{program / name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()
-
-
-_CODE_VERSION = _code_version()
-
-
-def _reader_version(limits: ReadLimits) -> str:
-    """What a reading follows from beside the message's bytes: the code and libraries, and the
-    read limits (where the caches are kept aside)."""
-    bounds = replace(limits, convert_cache=None, reading_cache=None)
-    return hashlib.sha256(f"{_CODE_VERSION}{bounds!r}".encode()).hexdigest()
 
 
 class Interrupted(Exception):
@@ -365,10 +214,9 @@ def _serve(conn: Connection) -> None:
     """A worker: one message at a time until told to stop (None) or its parent is gone."""
     import signal
 
-
     def end(_signum: int, _frame: object) -> None:
-        legacy.kill_running()
-        legacy.shutdown()
+        soffice.kill_running()
+        warm.shutdown()
         os._exit(1)
 
     _die_with_parent()
@@ -378,10 +226,10 @@ def _serve(conn: Connection) -> None:
         try:
             job = conn.recv()
         except (EOFError, OSError):
-            legacy.shutdown()
+            warm.shutdown()
             return
         if job is None:
-            legacy.shutdown()
+            warm.shutdown()
             return
         outcome = parse_file(*job)
         try:

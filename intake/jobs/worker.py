@@ -10,18 +10,22 @@ import logging
 import signal
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from intake.core.errors import HANDLED_ERRORS, ReplyAuthError, ReplyError, exit_status, is_permanent
+from intake.core.errors import HANDLED_ERRORS, exit_status, is_permanent
+from intake.core.process import StopFlag
 from intake.core.settings import Settings
-from intake.jobs.poll import StopFlag, run_once
+from intake.jobs.daily import send_daily_summary
+from intake.jobs.poll import run_once
+from intake.mail.smtp import Mailer
 from intake.mail.sources.base import MailSource
-from intake.outbox import receipts
+from intake.mail.sources.imap import ImapSource
+from intake.outbox.reminders import queue_reminders
 from store.repo import Store
 
 log = logging.getLogger(__name__)
@@ -36,82 +40,8 @@ def summary_trigger(settings: Settings) -> CronTrigger:
     return CronTrigger(hour=at.hour, minute=at.minute, second=at.second, timezone=settings.campaign.tz)
 
 
-def send_daily_summary(
-    store: Store,
-    settings: Settings,
-    mailer: receipts.Mailer,
-    now: datetime,
-    day: date | None = None,
-    *,
-    again: bool = False,
-) -> int:
-    """Build the day's summary and mail it with its workbook; returns how many recipients got it.
-
-    Each recipient's copy is a row in the outbox (kind ``summary``), recorded as sent before the
-    server takes it: the scheduled summary goes once per day and recipient across restarts, and
-    the console lists it with the rest. ``again`` (``intake summary --send``) sends a fresh copy.
-    """
-    from intake.outbox import letters as outbox
-    from intake.reports.summary import build_summary, summary_mail, write_workbook
-    from store.repo import OutgoingMail
-
-    day = day or now.astimezone(settings.campaign.tz).date()
-    with store.session() as repo:
-        summary = build_summary(repo, settings, day, now)
-    msg = summary_mail(summary, settings, write_workbook(summary))
-    body = receipts.plain_text(msg)
-    sent = 0
-    try:
-        for to in settings.summary.recipients:
-            key = f"summary:{day.isoformat()}:{to}" + (f":{now.timestamp():.0f}" if again else "")
-            del msg["Message-ID"]
-            msg["Message-ID"] = outbox.message_id_for(key, settings)  # one per copy, fixed by its key
-            with store.session() as repo:
-                row = repo.outgoing_by_key(key)
-                if row is not None and row.state == "sending" and mailer.already_sent(row.rfc_message_id):
-                    row.state, row.sent_at = "sent", row.sent_at or datetime.now(UTC)  # went before a crash
-                if row is not None and row.state == "sent":
-                    continue  # already went, before a restart
-                if row is None:
-                    row = OutgoingMail(
-                        kind="summary",
-                        key=key,
-                        to_addr=to,
-                        subject=str(msg["Subject"]),
-                        body=body,
-                        in_reply_to="",
-                        references="",
-                        rfc_message_id=str(msg["Message-ID"]),
-                        state="sending",
-                        reason="",
-                        created_by="系统",
-                        detail={"day": day.isoformat()},
-                    )
-                    repo.add(row)
-                    repo.commit()
-
-                def record(row: OutgoingMail = row) -> None:
-                    row.state, row.sent_at, row.last_error = "sent", datetime.now(UTC), ""
-                    repo.commit()
-
-                try:
-                    mailer.send(msg, to, record)
-                    sent += 1
-                except ReplyAuthError as exc:
-                    row.state, row.last_error = "failed", str(exc)[:2000]
-                    repo.commit()
-                    raise
-                except ReplyError as exc:
-                    row.state, row.last_error = "failed", str(exc)[:2000]
-                    log.error("summary to %s not sent: %s", to, exc)
-    finally:
-        mailer.close()
-    log.info("daily summary for %s sent to %d recipient(s)", day, sent)
-    return sent
-
-
 class Worker:
-    def __init__(self, source: MailSource, store: Store, settings: Settings, mailer: receipts.Mailer) -> None:
+    def __init__(self, source: MailSource, store: Store, settings: Settings, mailer: Mailer) -> None:
         self.source, self.store, self.settings, self.mailer = source, store, settings, mailer
         self.stop = StopFlag()
         self.cycles = 0
@@ -204,8 +134,6 @@ class Worker:
             self.poll_job()
 
     def summary_job(self) -> None:
-        from intake.outbox import letters as outbox
-
         try:
             send_daily_summary(self.store, self.settings, self.mailer, datetime.now(UTC))
         except HANDLED_ERRORS as exc:
@@ -215,7 +143,7 @@ class Worker:
                 return
         try:
             # 催报 at the summary hour: drafts for a reviewer, or sent with the next poll.
-            made = outbox.queue_reminders(self.store, self.settings, datetime.now(UTC))
+            made = queue_reminders(self.store, self.settings, datetime.now(UTC))
             if made:
                 log.info("reminders: %d made for the slot due today", len(made))
         except HANDLED_ERRORS as exc:
@@ -252,8 +180,6 @@ class Worker:
     def _start_idle(self) -> threading.Thread | None:
         """Where the server offers IDLE, new mail is polled for as soon as it is announced (the
         interval poll goes on as well, and takes over whenever IDLE is not there)."""
-        from intake.mail.sources.imap import ImapSource
-
         if not isinstance(self.source, ImapSource):
             return None
         thread = threading.Thread(

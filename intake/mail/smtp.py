@@ -1,9 +1,6 @@
-"""Sending mail: smtplib over TLS/STARTTLS, or ``.eml`` files in an outbox folder (embedded default).
-
-After an SMTP send is recorded, a copy goes to the mailbox's Sent folder as mail clients do; a
-receipt whose send could not be recorded (the database went away, the process died) is resolved
-by looking for its Message-ID there before it is sent again.
-"""
+"""Sending mail: smtplib over TLS/STARTTLS, or ``.eml`` files in an outbox folder (the embedded
+default). Each takes a mail as the bytes it goes out as: a mail sent again after a crash is the
+same mail, byte for byte (the outbox keeps those bytes from the moment the send begins)."""
 
 from __future__ import annotations
 
@@ -13,58 +10,60 @@ import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Callable
-from email.message import Message
+from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol
 
-from intake.core.errors import (
-    ConfigError,
-    MailboxError,
-    ReplyAuthError,
-    ReplyError,
-    SmtpUnavailable,
-    TemporaryReplyError,
-)
+from intake.core.errors import ConfigError, ReplyAuthError, ReplyError, SmtpUnavailable, TemporaryReplyError
 from intake.core.settings import Settings, SmtpSettings
+from intake.mail.sent import SentFolder
 from store.db import private_dir
 
-if TYPE_CHECKING:
-    from imapclient import IMAPClient
-
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 
-def _file_name(rfc_message_id: str) -> str:
+class Mailer(Protocol):
+    def send(self, raw: bytes, to: str, rfc_message_id: str) -> None:
+        """Hand ``raw`` to the server for ``to``; returns once the server has taken it."""
+        ...
+
+    def already_sent(self, rfc_message_id: str) -> bool | None:
+        """Whether a mail with this Message-ID went out (None: cannot tell now)."""
+        ...
+
+    def keep_copy(self, raw: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def file_name(rfc_message_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", rfc_message_id.strip("<>"))[:200] + ".eml"
 
 
 class OutboxMailer:
-    """Writes each message as an .eml file: what the embedded default does instead of SMTP."""
+    """Writes each mail as an .eml file: what the embedded default does instead of SMTP. The file
+    is the record: a mail whose file is there went out."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def send(self, msg: Message, to: str, record: Callable[[], None] | None = None) -> None:
+    def send(self, raw: bytes, to: str, rfc_message_id: str) -> None:
         try:
             private_dir(self.folder)  # receipts name people: the outbox is the service's alone
-            target = self.folder / _file_name(str(msg["Message-ID"]))
+            target = self.folder / file_name(rfc_message_id)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+                fh.write(raw)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
         except OSError as exc:
             raise TemporaryReplyError(f"cannot write to the outbox {self.folder}: {exc.strerror}") from exc
-        if record is not None:
-            record()  # a crash before this is resolved by finding the file (already_sent)
 
     def already_sent(self, rfc_message_id: str) -> bool | None:
-        return (self.folder / _file_name(rfc_message_id)).exists()
+        return (self.folder / file_name(rfc_message_id)).exists()
 
-    def keep_copy(self, msg: Message) -> None:
+    def keep_copy(self, raw: bytes) -> None:
         """The outbox file is the copy."""
 
     def close(self) -> None:
@@ -95,17 +94,11 @@ class SmtpMailer:
             client.login(s.username, s.password.get_secret_value())
         return client
 
-    def send(self, msg: Message, to: str, record: Callable[[], None] | None = None) -> None:
-        """One SMTP transaction, on a connection kept open for the next one.
-
-        ``record`` (the caller's commit that the receipt is sent) runs after the whole message has
-        gone out but before the final ``.`` that makes the server take it. A crash before the
-        commit leaves the server with an unfinished DATA, which it discards: the receipt is sent
-        again later and arrives once. If the server then refuses, the error is raised and the
-        caller records that instead.
-        """
+    def send(self, raw: bytes, to: str, rfc_message_id: str) -> None:
+        """One SMTP transaction, on a connection kept open for the next one. Returns when the
+        server has answered 250 to the end of DATA; a refusal is raised as a ReplyError (4xx and a
+        lost connection: TemporaryReplyError)."""
         client = self._open()
-        data = _wire_bytes(msg)
         try:
             code, resp = client.mail(self.settings.sender_address)
             if code != 250:
@@ -114,19 +107,7 @@ class SmtpMailer:
             if code not in (250, 251):
                 self._reset()
                 raise _by_code(code, _words(resp))
-            code, resp = client.docmd("DATA")
-            if code != 354:
-                self._reset()
-                raise _by_code(code, _words(resp))
-            client.send(data)
-            if record is not None:
-                try:
-                    record()
-                except BaseException:
-                    self.close(abort=True)  # the unfinished DATA is dropped with the connection
-                    raise
-            client.send(b".\r\n")
-            code, resp = client.getreply()
+            code, resp = client.data(raw)
             if code != 250:
                 raise _by_code(code, _words(resp))
         except ReplyError:
@@ -162,8 +143,8 @@ class SmtpMailer:
             self.close()
 
     def close(self, *, abort: bool = False) -> None:
-        """QUIT and close; ``abort`` closes at once (in the middle of DATA a QUIT would be data).
-        Closed when the run is done (not aborted), the Sent folder's connection goes too."""
+        """QUIT and close; ``abort`` closes at once. Closed when the run is done (not aborted), the
+        Sent folder's connection goes too."""
         if not abort and self.sent_folder is not None:
             self.sent_folder.close()
         client, self._client = self._client, None
@@ -177,23 +158,15 @@ class SmtpMailer:
         except (OSError, smtplib.SMTPException):
             client.close()
 
-    def keep_copy(self, msg: Message) -> None:
-        """The copy in the Sent folder, once the send is recorded (mail clients keep one too)."""
+    def keep_copy(self, raw: bytes) -> None:
+        """The copy in the Sent folder, once the server has the mail (mail clients keep one too)."""
         if self.sent_folder is not None:
-            self.sent_folder.append(msg)
+            self.sent_folder.append(raw)
 
     def already_sent(self, rfc_message_id: str) -> bool | None:
         if self.sent_folder is None:
             return False
         return self.sent_folder.contains(rfc_message_id)
-
-
-def _wire_bytes(msg: Message) -> bytes:
-    """The message as DATA carries it: CRLF line ends, leading dots doubled, ending in CRLF."""
-    raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-    raw = re.sub(rb"(?<!\r)\n", b"\r\n", raw)
-    raw = re.sub(rb"(?m)^\.", b"..", raw)
-    return raw if raw.endswith(b"\r\n") else raw + b"\r\n"
 
 
 def _words(value: object) -> str:
@@ -209,62 +182,8 @@ def _by_code(code: int, words: str) -> ReplyError:
     return ReplyError(f"SMTP server refused: {text}")
 
 
-class SentFolder:
-    """The mailbox's Sent folder over IMAP: append after sending, search by Message-ID. One
-    connection serves all of a run's receipts (closed with the mailer); one found lost when it is
-    used again (the server's idle timeout, a restart) is opened again once."""
-
-    def __init__(self, settings: Settings) -> None:
-        from intake.mail.sources.imap import ImapSource
-
-        self.source = ImapSource(settings.mailbox, connect_attempts=1)
-        self.name = settings.mailbox.sent_folder
-        self._client: IMAPClient | None = None
-        self._folder: str | None = None
-        self.logins = 0
-
-    def _with_folder(self, what: Callable[[IMAPClient, str], _T]) -> _T:
-        from intake.mail.sources.imap import find_sent_folder
-
-        while True:
-            fresh = self._client is None
-            if self._client is None:
-                self._client = self.source.open_client()
-                self.logins += 1
-            try:
-                if self._folder is None:
-                    self._folder = find_sent_folder(self._client, self.name)
-                return what(self._client, self._folder)
-            except MailboxError:
-                self.close()
-                if fresh:
-                    raise
-
-    def append(self, msg: Message) -> None:
-        from intake.mail.sources.imap import append_message
-
-        raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-        try:
-            self._with_folder(lambda client, folder: append_message(client, folder, raw))
-        except MailboxError as exc:
-            # The receipt went out; only the copy is missing. Logged, not fatal.
-            log.warning("receipt sent, but not copied to the Sent folder: %s", exc)
-
-    def contains(self, rfc_message_id: str) -> bool | None:
-        from intake.mail.sources.imap import folder_has_message_id
-
-        try:
-            return self._with_folder(lambda client, folder: folder_has_message_id(client, folder, rfc_message_id))
-        except MailboxError as exc:
-            log.warning("cannot look in the Sent folder: %s", exc)
-            return None
-
-    def close(self) -> None:
-        from intake.mail.sources.imap import quietly_close
-
-        client, self._client, self._folder = self._client, None, None
-        if client is not None:
-            quietly_close(client)
+def sender_domain(settings: Settings) -> str:
+    return parseaddr(settings.smtp.sender)[1].rsplit("@", 1)[-1] or "intake.local"
 
 
 def make_mailer(settings: Settings) -> OutboxMailer | SmtpMailer:

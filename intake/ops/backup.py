@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from intake.core.errors import ActionError, ConfigError
-from store.blobs import sha256_hex
+from store.blobs import BlobStore, sha256_hex
 from store.db import HEAD, current_revision, known_revisions
 from store.models import Base, Message
 from store.repo import Store
@@ -204,8 +204,6 @@ def _decoder(column_type: Any) -> Any:
 
 
 def _load_blobs(tar: tarfile.TarFile, archive: Path) -> int:
-    from store.blobs import BlobStore
-
     blobs = BlobStore(archive)
     n = 0
     for member in tar:

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from intake.core.keys import failure_key, flag_key
 from intake.core.settings import Settings
-from intake.ingest.overrides import flag_key
-from store.repo import Flag, Message, OutgoingMail, Receipt, Run, Store
+from intake.jobs.worker import summary_trigger
+from store.repo import Store
 
 STALE_AFTER_INTERVALS = 3
-
-
-def failure_key(kind: str, pk: int) -> str:
-    """What acknowledging a failed receipt or outgoing mail records (beside flag checks)."""
-    return f"{kind}|failed|{pk}"
 
 
 @dataclass
@@ -92,43 +86,20 @@ def safe_url(url: str) -> str:
 
 
 def read_status(store: Store, settings: Settings, now: datetime) -> Status:
-    from intake.jobs.worker import summary_trigger
-
     with store.session() as repo:
-        s = repo.s
-        last = s.scalars(
-            select(Run)
-            .where(Run.kind == "poll", Run.finished_at.is_not(None), Run.error.is_(None))
-            .order_by(Run.finished_at.desc())
-            .limit(1)
-        ).first()
-        latest = s.scalars(select(Run).where(Run.kind == "poll").order_by(Run.id.desc()).limit(1)).first()
-
-        def count(stmt: Any) -> int:
-            return int(s.scalar(stmt) or 0)
-
-        new = count(select(func.count(Message.id)).where(Message.state.in_(("new", "processing"))))
-        failed_messages = s.execute(select(Message.id, Message.subject).where(Message.state == "failed")).all()
-        receipts_queued = count(select(func.count(Receipt.id)).where(Receipt.state.in_(("queued", "sending"))))
-        failed_receipts = s.execute(select(Receipt.id, Receipt.to_addr).where(Receipt.state == "failed")).all()
-        failed_mail = s.execute(
-            select(OutgoingMail.id, OutgoingMail.kind, OutgoingMail.to_addr).where(OutgoingMail.state == "failed")
-        ).all()
+        facts = repo.health()
         checked = repo.flag_checks()
-        parse_flags = {
-            f.message_pk: f for f in s.scalars(select(Flag).where(Flag.code == "parse_failed", Flag.scope == "message"))
-        }
+        last, latest = facts["last_good_poll"], facts["latest_poll"]
         unacknowledged = []
-        for pk, subject in failed_messages:
-            f = parse_flags.get(pk)
-            if f is None or flag_key(f.scope, f.code, f.message_pk, f.nominee_id, f.province_code) not in checked:
+        for pk, subject, flag in facts["failed_messages"]:
+            if flag is None or flag_key(*flag) not in checked:
                 unacknowledged.append(f"message {pk} ({(subject or '')[:60]})")
         unacknowledged += [
-            f"receipt {pk} to {to}" for pk, to in failed_receipts if failure_key("receipt", pk) not in checked
+            f"{kind} {pk} to {to}" for pk, kind, to in facts["failed_mail"] if failure_key("outbox", pk) not in checked
         ]
-        unacknowledged += [
-            f"{kind} {pk} to {to}" for pk, kind, to in failed_mail if failure_key("outbox", pk) not in checked
-        ]
+        failed_receipts = [x for x in facts["failed_mail"] if x[1] == "receipt"]
+        failed_mail = [x for x in facts["failed_mail"] if x[1] != "receipt"]
+        new, receipts_queued, failed_messages = facts["new"], facts["receipts_queued"], facts["failed_messages"]
     finished = last.finished_at if last else None
     if finished is not None and finished.tzinfo is None:
         finished = finished.replace(tzinfo=UTC)

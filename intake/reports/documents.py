@@ -14,11 +14,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from intake.campaign.standing import display_name
+from intake.campaign.standing import Standing
 from intake.core.settings import Settings
-from intake.core.vocabulary import labels, render_template
-from intake.office.actions import REVIEW_STATES
-from intake.reports.summary import print_on_a4
+from intake.core.templates import render_template
+from intake.core.text import display_name
+from intake.core.vocabulary import REVIEW_STATES, labels
+from intake.reports import workbooks
 from store.repo import Repo
 
 # GB/T 9704-2012: A4; 37 mm top and 28 mm left margins, a type area of 156 × 225 mm; the title
@@ -52,8 +53,10 @@ class ProvinceEntries:
 
 
 def collect(repo: Repo, settings: Settings, states: tuple[str, ...] | None = None) -> list[ProvinceEntries]:
-    """Current nominees by province in the official order, units then individuals, by rank."""
+    """Current nominees by province in the official order, units then individuals, by rank; each
+    with its open problems (one a person checked is not one)."""
     reviews = repo.review_states()
+    standing = Standing(repo, settings)
     out = {p.code: ProvinceEntries(p.code, p.name) for p in settings.provinces}
     for n in repo.nominees():
         if not n.current or n.province_code not in out:
@@ -69,7 +72,7 @@ def collect(repo: Repo, settings: Settings, states: tuple[str, ...] | None = Non
             rank=n.rank,
             workplace=display_name(str((n.fields or {}).get("workplace", ""))),
             narrative_chars=n.narrative_chars,
-            flags=[labels("flag", f.code) for f in n.flags],
+            flags=[p.label for p in standing.open_problems(standing.of_nominee(n.id))],
             state=state,
             reason=review.reason if review else "",
         )
@@ -85,13 +88,9 @@ def collect(repo: Repo, settings: Settings, states: tuple[str, ...] | None = Non
 
 
 def review_workbook(groups: list[ProvinceEntries], title: str, day: date) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    wb = Workbook()
+    wb = workbooks.new_workbook()
     ws = wb.active
     ws.title = "审核名单"
-    font, bold = Font(name="宋体", size=10), Font(name="宋体", size=10, bold=True)
     headers = [
         "序号",
         "省份",
@@ -104,22 +103,13 @@ def review_workbook(groups: list[ProvinceEntries], title: str, day: date) -> byt
         "审核状态",
         "理由",
     ]
-    widths = [6, 12, 6, 26, 6, 30, 8, 20, 10, 20]
-    ws.append([f"{title}审核名单（{day.isoformat()}）"])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
-    ws["A1"].font = Font(name="宋体", size=14, bold=True)
-    ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append(headers)
-    for cell in ws[2]:
-        cell.font, cell.fill = bold, PatternFill("solid", fgColor="DDEBF7")
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    seq = 0
+    widths = [6, 12, 6, 26, 6, 30, 8, 20, 10, 24]
+    rows: list[list[object]] = []
     for g in groups:
         for e in g.units + g.individuals:
-            seq += 1
-            ws.append(
+            rows.append(
                 [
-                    seq,
+                    len(rows) + 1,
                     g.name,
                     labels("kind", e.kind),
                     e.name,
@@ -131,19 +121,9 @@ def review_workbook(groups: list[ProvinceEntries], title: str, day: date) -> byt
                     e.reason,
                 ]
             )
-            for cell in ws[ws.max_row]:
-                cell.font = font
-                cell.alignment = Alignment(
-                    horizontal="center" if isinstance(cell.value, int) else None, vertical="top", wrap_text=True
-                )
-    for i, w in enumerate(widths):
-        ws.column_dimensions[chr(ord("A") + i)].width = w
-    ws.freeze_panes = "A3"
-    print_on_a4(ws)
-    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    heading = f"{title}审核名单（{day.isoformat()}）"
+    workbooks.table(ws, heading, headers, rows, widths, heading=heading)
+    return workbooks.saved(wb)
 
 
 # --------------------------------------------------------------------------- Word documents

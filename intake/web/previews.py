@@ -1,60 +1,82 @@
 """Pictures of an original document for the console: LibreOffice makes a PDF, pdftoppm a PNG of
 each page asked for. Both are cached by the document's content hash in a folder beside the
-archive (never inside its content-addressed blobs, whose hashes must keep checking); a backup may
-leave the folder out."""
+archive (never inside its content-addressed blobs, whose hashes must keep checking); a document
+that could not be shown is remembered too, so a page view never tries again what failed.
+
+Mailed bytes are hostile: they are converted and drawn in a small pool of threads of their own
+(never the threads that serve pages, never the event loop), each step a process of its own under
+the pipeline's conversion timeout, with a memory limit and a clean environment (no password of the
+service's reaches it)."""
 
 from __future__ import annotations
 
-import os
+import asyncio
+import re
+import resource
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from intake.ingest import convert as legacy
+from intake.ingest.convert import convert
+from intake.ingest.private import keep_entry
+from intake.web.console import Console
+from parsers.conversion import ConversionError
+from store.repo import Repo
 
 CONVERTIBLE = {"docx": "docx", "doc": "doc", "wps": "wps", "rtf": "rtf", "xlsx": "xlsx", "xls": "xls", "et": "et"}
+POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake-preview")
+MEMORY_LIMIT = 1 << 30  # bytes of address space for pdftoppm and pdfinfo
+CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
 
 
 def cache_dir(archive: Path) -> Path:
     return archive.parent / "previews"
 
 
-def _private_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def pdf_for(archive: Path, sha256: str, kind: str, payload: bytes, timeout: float = 120) -> Path | None:
-    """The document as a PDF (made once), or None when it cannot be shown."""
-    target = cache_dir(archive) / f"{sha256}.pdf"
+    """The document as a PDF (made once), or None when it cannot be shown (remembered)."""
+    folder = cache_dir(archive)
+    target, failed = folder / sha256[:2] / f"{sha256}.pdf", folder / sha256[:2] / f"{sha256}.failed"
     if target.exists():
         return target
+    if failed.exists():
+        return None
     if kind == "pdf":
-        _private_write(target, payload)
+        keep_entry(target, payload)
         return target
     ext = CONVERTIBLE.get(kind)
     if ext is None:
         return None
     try:
-        pdf = legacy.convert(payload, ext, "pdf", timeout=timeout)
-    except legacy.ConversionError:
+        pdf = convert(payload, ext, "pdf", timeout=timeout)
+    except ConversionError as exc:
+        keep_entry(failed, str(exc).encode())
         return None
-    _private_write(target, pdf)
+    keep_entry(target, pdf)
     return target
 
 
-def page_count(pdf: Path) -> int:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+def _limited() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
+
+def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[bytes] | None:
     try:
-        return len(PdfReader(str(pdf)).pages)
-    except (PyPdfError, OSError, ValueError, KeyError):
-        return 0
+        return subprocess.run(
+            args, capture_output=True, timeout=timeout, check=True, env=CLEAN_ENV, preexec_fn=_limited
+        )
+    except (subprocess.SubprocessError, OSError):
+        return None
+
+
+def page_count(pdf: Path, timeout: float = 60) -> int:
+    """The PDF's pages, as poppler's pdfinfo counts them in a process of its own; 0 if unknown."""
+    binary = shutil.which("pdfinfo")
+    done = _run([binary, str(pdf)], timeout) if binary else None
+    m = re.search(rb"^Pages:\s+(\d+)", done.stdout, re.M) if done else None
+    return int(m.group(1)) if m else 0
 
 
 def page_png(pdf: Path, page: int, timeout: float = 60) -> bytes | None:
@@ -67,18 +89,45 @@ def page_png(pdf: Path, page: int, timeout: float = 60) -> bytes | None:
         return None
     with tempfile.TemporaryDirectory(prefix="intake-preview-") as tmp:
         out = Path(tmp) / "page"
-        try:
-            subprocess.run(
-                [binary, "-png", "-r", "80", "-f", str(page), "-l", str(page), "-singlefile", str(pdf), str(out)],
-                capture_output=True,
-                timeout=timeout,
-                check=True,
-            )
-        except (subprocess.SubprocessError, OSError):
-            return None
+        args = [binary, "-png", "-r", "80", "-f", str(page), "-l", str(page), "-singlefile", str(pdf), str(out)]
         made = out.with_suffix(".png")
-        if not made.exists():
+        if _run(args, timeout) is None or not made.exists():
             return None
         data = made.read_bytes()
-    _private_write(target, data)
+    keep_entry(target, data)
     return data
+
+
+def _pdf(c: Console, message_pk: int, att_id: int) -> Path | None:
+    def find(repo: Repo) -> tuple[str, str] | None:
+        a = repo.attachment(att_id)
+        return (a.sha256, a.type) if a is not None and a.message_pk == message_pk else None
+
+    with c.store.session() as repo:
+        found = find(repo)
+    if found is None:
+        return None
+    sha, kind = found
+    return pdf_for(
+        c.settings.archive.path, sha, kind, c.store.blobs.get(sha), c.settings.limits.convert_timeout_seconds
+    )
+
+
+async def page_links(c: Console, message_pk: int, att_id: int) -> list[str]:
+    """The addresses of the document's first pages (``web.preview_pages``), made in the pool."""
+
+    def count() -> int:
+        pdf = _pdf(c, message_pk, att_id)
+        return min(page_count(pdf), c.settings.web.preview_pages) if pdf else 0
+
+    n = await asyncio.get_running_loop().run_in_executor(POOL, count)
+    base = f"/messages/{message_pk}/attachments/{att_id}/pages"
+    return [f"{base}/{i}" for i in range(1, n + 1)]
+
+
+async def page_png_of(c: Console, message_pk: int, att_id: int, page: int) -> bytes | None:
+    def draw() -> bytes | None:
+        pdf = _pdf(c, message_pk, att_id)
+        return page_png(pdf, page) if pdf and page >= 1 else None
+
+    return await asyncio.get_running_loop().run_in_executor(POOL, draw)

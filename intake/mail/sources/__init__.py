@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+from intake.core.settings import Settings
 from intake.mail.sources.base import FetchedMessage, MailSession, MailSource
+from intake.mail.sources.imap import ImapSource
+from intake.mail.sources.local import MaildirSource
 
 __all__ = ["FetchedMessage", "MailSession", "MailSource", "make_source"]
 
 
-def make_source(settings: object) -> MailSource:
-    from intake.core.settings import Settings
-
-    assert isinstance(settings, Settings)
+def make_source(settings: Settings) -> MailSource:
     if settings.mailbox.source == "maildir":
-        from intake.mail.sources.local import MaildirSource
-
         assert settings.mailbox.maildir is not None
         return MaildirSource(settings.mailbox.maildir)
-    from intake.mail.sources.imap import ImapSource
-
     return ImapSource(settings.mailbox)

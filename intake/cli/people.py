@@ -1,0 +1,176 @@
+"""Commands of the office's work: users, corrections, reviews, reminders, returns."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import UTC, datetime
+
+import click
+
+from intake.cli.base import Context, config_option, handled, main
+from intake.core.errors import ActionError
+
+
+@main.group()
+def user() -> None:
+    """Console users.
+
+    \b
+    Example:
+        intake user add 张明 --role reviewer
+    """
+
+
+@user.command("add")
+@config_option
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "reviewer", "admin"]), required=True)
+@click.option("--password-env", default=None, help="Read the password from this environment variable.")
+@handled
+def user_add(config: str | None, name: str, role: str, password_env: str | None) -> None:
+    """Add a console user, or set an existing one's role and password.
+
+    Viewers read; reviewers correct, assign and check; admins also manage users.
+
+    \b
+    Example:
+        INTAKE_NEW_PW=… intake user add 张明 --role reviewer --password-env INTAKE_NEW_PW
+    """
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.users import add_user
+
+    if password_env:
+        password = os.environ.get(password_env, "")
+        if not password:
+            raise ActionError(f"environment variable {password_env} is empty or not set")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    ctx = Context(config)
+    add_user(ctx.store(), name, role, password)
+    click.echo(f"user {name} ({role}) saved")
+
+
+@main.command()
+@config_option
+@click.argument("nominee_id", type=int)
+@click.argument("changes", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why: kept on record with who and when.")
+@click.option("--by", default=None, help="Who makes the correction (default: the login name).")
+@handled
+def correct(config: str | None, nominee_id: int, changes: tuple[str, ...], reason: str, by: str | None) -> None:
+    """Correct parsed fields of a nominee (FIELD=VALUE …); kept across reprocess.
+
+    Fields: name, kind (individual|unit), rank, sex, birth, ethnicity, political, workplace, post,
+    phone, education, head, address, deeds.
+
+    \b
+    Example:
+        intake correct 12 name=王喆 rank=2 --reason "推荐表姓名识别有误"
+    """
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.nominees import correct_nominee
+
+    parsed: dict[str, str] = {}
+    for item in changes:
+        field, sep, value = item.partition("=")
+        if not sep:
+            raise ActionError(f"expected FIELD=VALUE, got {item!r}")
+        parsed[field.strip()] = value
+    ctx = Context(config)
+    done = correct_nominee(
+        ctx.store(), ctx.settings, nominee_id, parsed, by=by or f"{getpass.getuser()}（命令行）", reason=reason
+    )
+    click.echo("；".join(done) if done else "nothing changed")
+
+
+@main.command()
+@config_option
+@click.argument("nominee_id", type=int, required=False)
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "approved", "rejected", "reserve", "withdrawn"]),
+    help="待审, 初审通过, 不予推荐, 备选, 已撤回.",
+)
+@click.option("--reason", default="", help="Why (required for rejected).")
+@click.option("--province", default=None, help="Instead of one nominee: accept a province's within quota by rank.")
+@click.option("--by", default=None, help="Who decides (default: the login name).")
+@handled
+def review(
+    config: str | None, nominee_id: int | None, state: str | None, reason: str, province: str | None, by: str | None
+) -> None:
+    """Set a nominee's review state, or accept a province's nominees within its quota by rank
+    (the rest 备选). Every change is on record and kept across reprocess.
+
+    \b
+    Example:
+        intake review 12 --state approved
+        intake review 13 --state rejected --reason "不符合推荐条件"
+        intake review --province zj
+    """
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.nominees import review_nominee, review_province
+
+    ctx = Context(config)
+    actor = by or f"{getpass.getuser()}（命令行）"
+    if province:
+        changed = review_province(ctx.store(), ctx.settings, province, by=actor, reason=reason)
+        click.echo("；".join(changed) if changed else "nothing changed")
+        return
+    if nominee_id is None or state is None:
+        raise ActionError("give NOMINEE_ID and --state, or --province")
+    for warning in review_nominee(ctx.store(), ctx.settings, nominee_id, state, by=actor, reason=reason):
+        click.echo(f"注意：{warning}")
+    click.echo(f"nominee {nominee_id}: {state}")
+
+
+@main.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Show the reminders due now; make none.")
+@handled
+def remind(config: str | None, dry_run: bool) -> None:
+    """The reminders (催报) due now: one per province that owes something, per slot and address.
+
+    Drafts wait for a reviewer in the console unless reminders.review = false; each province is
+    reminded once per slot, however often this runs.
+
+    \b
+    Example:
+        intake remind --dry-run
+    """
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.outbox.reminders import plan_reminders, queue_reminders
+
+    ctx = Context(config)
+    store, settings, now = ctx.store(), ctx.settings, datetime.now(UTC)
+    if dry_run:
+        with store.session() as repo:
+            plans = plan_reminders(repo, settings, now)
+    else:
+        plans = queue_reminders(store, settings, now, by="命令行")
+    for p in plans:
+        what = "；".join(p["problems"]) or "尚未报送"
+        click.echo(f"{p['province'].name} <{p['to']}>：{what}")
+    state = "would be made" if dry_run else ("drafted" if settings.reminders.review else "queued")
+    click.echo(f"{len(plans)} reminder(s) {state}")
+
+
+@main.command("return")
+@config_option
+@click.argument("message_id", type=int)
+@click.option("--reason", required=True, help="What must be fixed, in the office's words.")
+@click.option("--by", default=None, help="Who returns it (default: the login name).")
+@handled
+def return_(config: str | None, message_id: int, reason: str, by: str | None) -> None:
+    """A 退回修改 reply in the submission's thread, naming its open problems and the reason.
+
+    \b
+    Example:
+        intake return 12 --reason "推荐表缺少组织部门意见，请补充盖章后重新报送"
+    """
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.letters import queue_return
+
+    ctx = Context(config)
+    pk = queue_return(ctx.store(), ctx.settings, message_id, reason=reason, by=by or f"{getpass.getuser()}（命令行）")
+    click.echo(f"return {pk} {'drafted' if ctx.settings.returns.review else 'queued'}")
