@@ -14,6 +14,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import py7zr
+from py7zr.exceptions import ArchiveError, Bad7zFile, PasswordRequired, UnsupportedCompressionMethodError
+from py7zr.io import BytesIOFactory
+
 from parsers.charsets import decode_bytes, one_line
 
 # What reading a damaged zip can raise: a bad directory, a corrupt deflate stream, a truncation,
@@ -96,8 +100,8 @@ def safe_name(name: str) -> str:
     return cleaned
 
 
-def _zip_name(info: zipfile.ZipInfo) -> str:
-    if info.flag_bits & 0x800:
+def _zip_name(info: zipfile.ZipInfo, decoded: bool) -> str:
+    if info.flag_bits & 0x800 or decoded:
         return info.filename
     # No UTF-8 flag: Python decoded the bytes as cp437; Chinese Windows wrote them in GBK.
     try:
@@ -105,6 +109,29 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     except UnicodeEncodeError:
         return info.filename
     return decode_bytes(raw)
+
+
+def _names_encoding(zf: zipfile.ZipFile) -> str | None:
+    """The one encoding every member name without the UTF-8 flag is written in (UTF-8 from a Mac
+    or Linux, GB18030/GBK from Chinese Windows), for zipfile's ``metadata_encoding``; None when no
+    single one reads them all (each name is then repaired on its own)."""
+    raw = []
+    for info in zf.infolist():
+        if not info.flag_bits & 0x800:
+            try:
+                raw.append(info.filename.encode("cp437"))
+            except UnicodeEncodeError:
+                return None
+    if not raw or all(r.isascii() for r in raw):
+        return None
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            for r in raw:
+                r.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
 
 
 def expand(payload: bytes, kind: str, limits: ArchiveLimits, budget: Budget | None = None) -> Expanded:
@@ -124,6 +151,10 @@ def _expand_zip(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expand
     out = Expanded()
     try:
         zf = zipfile.ZipFile(io.BytesIO(payload))
+        encoding = _names_encoding(zf)
+        if encoding is not None:
+            zf.close()
+            zf = zipfile.ZipFile(io.BytesIO(payload), metadata_encoding=encoding)
         infos = [i for i in zf.infolist() if not i.is_dir()]
     except ZIP_ERRORS:
         out.failed = "ZIP压缩包已损坏，无法解压"
@@ -131,15 +162,17 @@ def _expand_zip(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expand
     if len(infos) > limits.members:
         out.skipped.append(f"压缩包内有 {len(infos)} 个文件，只读取了前 {limits.members} 个")
         infos = infos[: limits.members]
-    out.members = _zip_members(zf, infos, budget, out)
+    out.members = _zip_members(zf, infos, budget, out, encoding is not None)
     return out
 
 
-def _zip_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], budget: Budget, out: Expanded) -> Iterator[Member]:
+def _zip_members(
+    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], budget: Budget, out: Expanded, decoded: bool
+) -> Iterator[Member]:
     """Members one at a time (the caller reads each before the next is unpacked)."""
     with zf:
         for index, info in enumerate(infos):
-            name = safe_name(_zip_name(info))
+            name = safe_name(_zip_name(info, decoded))
             if info.flag_bits & 0x1:
                 out.problems.append(f"{name}：已加密，无法读取")
                 continue
@@ -170,18 +203,6 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) ->
 
 def _expand_7z(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expanded:
     out = Expanded()
-    try:
-        import py7zr
-        from py7zr.exceptions import (
-            ArchiveError,
-            Bad7zFile,
-            PasswordRequired,
-            UnsupportedCompressionMethodError,
-        )
-        from py7zr.io import BytesIOFactory
-    except ImportError:
-        out.failed = "本系统未安装7Z解压组件"
-        return out
     try:
         with py7zr.SevenZipFile(io.BytesIO(payload), mode="r") as archive:
             infos = [i for i in archive.list() if not i.is_directory]

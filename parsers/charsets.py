@@ -7,7 +7,10 @@ encoded words where the standards say they may not go. Everything here is pure.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
+import quopri
 import re
 from email.header import decode_header
 
@@ -90,9 +93,6 @@ _ADJACENT_WS = re.compile(r"\A[ \t\r\n]*\Z")
 
 
 def _decode_word(enc: str, text: str) -> bytes:
-    import base64
-    import binascii
-    import quopri
 
     if enc.lower() == "b":
         padded = text + "=" * (-len(text) % 4)

@@ -15,19 +15,13 @@ from parsers.archives import ArchiveLimits, Budget, expand
 from parsers.charsets import decode_bytes
 from parsers.conversion import NO_CONVERTER, ConversionError, Convert
 from parsers.docx_reader import DocxContent, DocxError, read_docx
-from parsers.forms import (
-    NAME_FIELDS,
-    FormRecord,
-    extract_from_table,
-    extract_from_text,
-    field_of,
-    is_header_row,
-    is_subtable_header,
-)
+from parsers.forms import extract_from_table, is_header_row, is_subtable_header
+from parsers.labels import NAME_FIELDS, FormRecord, field_of
 from parsers.mime import html_to_text
 from parsers.pdf import PdfUnreadable, pdf_text
 from parsers.sheets import SheetError, read_sheets
 from parsers.sniff import ARCHIVE_TYPES, IMAGE_TYPES, sniff
+from parsers.text_forms import extract_from_text
 from parsers.wordcount import WordCount, count_words
 
 NARRATIVE_HINT = re.compile(r"事迹|材料|简介|先进")
@@ -180,7 +174,7 @@ def _read(r: Reading, ctx: _Context) -> None:
         _classify_text(r, decode_bytes(r.payload[: limits.max_text_chars]))
     elif kind == "eml":
         r.status, r.detail = "skipped", "附带的邮件：已收存"
-    elif kind in ("ole", "pptx"):
+    elif kind in ("ole", "pptx", "msg"):
         r.status, r.detail = "unreadable", f"不支持的文件类型（{kind.upper()}）"
     else:
         r.status, r.detail = "unreadable", "无法识别的文件类型：不是Word、Excel、PDF、图片或压缩包"

@@ -9,8 +9,11 @@ count them either). A merged cell is read once (python-docx repeats it in ``row.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
+
+from docx.oxml.parser import parse_xml
 
 from parsers.archives import OFFICE_XML_BYTES, ZIP_ERRORS, oversized_part
 
@@ -81,7 +84,6 @@ class DocxError(Exception):
 def read_docx(payload: bytes) -> DocxContent:
     """Read the main document part only, with python-docx's own XML parser (entities are not
     resolved, so an entity bomb stays a few bytes); styles, themes and media are not loaded."""
-    from docx.oxml.parser import parse_xml
 
     try:
         with zipfile.ZipFile(io.BytesIO(payload)) as zf:
@@ -123,7 +125,6 @@ def _main_part(zf: zipfile.ZipFile) -> str:
         types = zf.read("[Content_Types].xml").decode("utf-8", "replace")
     except KeyError:
         raise KeyError("word/document.xml") from None
-    import re
 
     m = re.search(
         r'PartName="/([^"]+)"[^>]*ContentType="application/vnd\.openxmlformats-officedocument\.'

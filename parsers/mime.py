@@ -1,24 +1,30 @@
 """MIME: raw message bytes in, :class:`ParsedMessage` out.
 
-The only module that imports ``mailparser``. mail-parser builds the message tree (guarded against
-runaway nesting) and reads dates and ``Received`` headers; the Chinese-mail repairs are ours:
-``gb2312``/``gbk`` labels decoded as GB18030, encoded words inside quoted ``filename="…"``,
-RFC 2231 parameters in the wrong charset, raw 8-bit header bytes, characters split across encoded
-words, forwarded ``message/rfc822`` parts unpacked recursively, inline (cid) images left out.
+The only module that imports ``mailparser`` (and ``inscriptis``, for HTML bodies). mail-parser
+builds the message tree (guarded against runaway nesting) and reads dates and ``Received``
+headers; the Chinese-mail repairs are ours: ``gb2312``/``gbk`` labels decoded as GB18030, encoded
+words inside quoted ``filename="…"``, RFC 2231 parameters in the wrong charset, raw 8-bit header
+bytes, characters split across encoded words, forwarded ``message/rfc822`` parts unpacked
+recursively, inline (cid) images left out.
 """
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.utils
+import html as htmlmod
 import itertools
 import logging
+import quopri
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
+from email.parser import BytesHeaderParser
 
 import mailparser
+from inscriptis import get_text
 
 from parsers.charsets import decode_bytes, decode_header_text, decode_rfc2231, one_line, undo_surrogates
 
@@ -187,7 +193,6 @@ def cap_header_fields(raw: bytes, limit: int, defects: list[str]) -> bytes:
 
 
 def _header_only(raw: bytes) -> Message:
-    from email.parser import BytesHeaderParser
 
     end = _HEADER_END.search(raw, 0, 4 * 1024 * 1024)
     try:
@@ -269,11 +274,17 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def html_to_text(html: str) -> str:
-    import html as htmlmod
-
-    html = re.sub(r"(?is)<(script|style)[^>]*>.*?</\1>", " ", html)
-    html = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", html)
-    return htmlmod.unescape(_TAG.sub(" ", html))
+    """An HTML body or file as the text a reader sees (inscriptis lays out paragraphs, line breaks
+    and tables; scripts and styles are dropped). Markup nested past what the HTML parser takes
+    (a hostile body) is stripped of its tags instead, so its words are not lost."""
+    try:
+        text = get_text(html)
+    except (ValueError, TypeError, RecursionError):
+        text = ""
+    if text.strip() or not html.strip():
+        return text
+    stripped = re.sub(r"(?is)<(script|style)[^>]*>.*?</\1>", " ", html)
+    return htmlmod.unescape(_TAG.sub(" ", stripped))
 
 
 def raw_headers(part: Message, name: str, hint: str | None = None) -> list[str]:
@@ -468,8 +479,6 @@ def detach_large_parts(raw: bytes, threshold: int) -> tuple[bytes, dict[int, byt
 
 
 def _decode_body(body: memoryview, encoding: bytes) -> bytes:
-    import binascii
-    import quopri
 
     if encoding == b"base64":
         try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import logging
 
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+
 MAX_PAGES = 200
 
 
@@ -13,8 +16,6 @@ class PdfUnreadable(Exception):
 
 
 def pdf_text(payload: bytes) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:

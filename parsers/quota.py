@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from parsers.forms import normalise_label
+from parsers.labels import normalise_label
 from parsers.sheets import SheetError, read_sheets
 from parsers.sniff import sniff
 

@@ -6,6 +6,10 @@ import datetime as dt
 import io
 import zipfile
 
+import openpyxl
+import xlrd
+from openpyxl.utils.exceptions import InvalidFileException
+
 from parsers.archives import OFFICE_XML_BYTES, ZIP_ERRORS, oversized_part
 
 MAX_ROWS = 10000  # rows holding anything; empty and merely formatted rows are passed over
@@ -42,8 +46,6 @@ def read_sheets(payload: bytes, fmt: str) -> list[tuple[str, list[list[str]]]]:
 
 
 def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
     _check_parts(payload)
     try:
@@ -88,7 +90,6 @@ def _check_parts(payload: bytes) -> None:
 
 
 def _read_xls(payload: bytes) -> list[tuple[str, list[list[str]]]]:
-    import xlrd
 
     try:
         book = xlrd.open_workbook(file_contents=payload, on_demand=True)

@@ -6,8 +6,7 @@ import io
 import zipfile
 
 from parsers.archives import ZIP_ERRORS
-
-OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+from parsers.ole import OLE2, ole_kind
 
 DOCUMENT_TYPES = {"docx", "doc", "wps", "rtf", "html", "pdf", "txt"}
 SHEET_TYPES = {"xlsx", "xls", "et"}
@@ -15,29 +14,15 @@ ARCHIVE_TYPES = {"zip", "7z", "rar"}
 IMAGE_TYPES = {"jpeg", "png", "gif", "bmp", "tiff"}
 
 
-def _utf16(name: str) -> bytes:
-    return name.encode("utf-16-le")
-
-
 def sniff(payload: bytes, filename: str = "") -> str:
-    """One of docx, xlsx, pptx, doc, wps, xls, et, ole, encrypted, zip, 7z, rar, pdf, jpeg, png,
+    """One of docx, xlsx, pptx, doc, wps, xls, et, msg, ole, encrypted, zip, 7z, rar, pdf, jpeg, png,
     gif, bmp, tiff, rtf, html, txt, eml, empty, unknown."""
     head = payload[:2048]
     ext = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
     if not payload:
         return "empty"
     if head.startswith(OLE2):
-        if _utf16("EncryptedPackage") in payload or _utf16("EncryptionInfo") in payload:
-            return "encrypted"
-        if _utf16("WordDocument") in payload:
-            return "wps" if ext == "wps" else "doc"
-        if _utf16("Workbook") in payload or _utf16("Book") in payload:
-            return "et" if ext == "et" else "xls"
-        if ext == "wps":
-            return "wps"  # Kingsoft's own streams: LibreOffice reads them
-        if ext == "et":
-            return "et"
-        return "ole"
+        return ole_kind(payload, ext)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         try:
             with zipfile.ZipFile(io.BytesIO(payload)) as zf:

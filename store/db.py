@@ -65,6 +65,7 @@ def private_file(path: Path) -> None:
 
 
 def alembic_config():  # type: ignore[no-untyped-def]
+    # Deferred for start-up time: Alembic is loaded only when a schema has to be made or changed.
     from alembic.config import Config
 
     cfg = Config()
@@ -83,6 +84,7 @@ def migrate(engine: Engine) -> None:
             f"the database is at schema revision {revision}, newer than this version of intake knows "
             f"(up to {HEAD}): upgrade intake, or restore a backup made by this version"
         )
+    # Deferred for start-up time, as above.
     from alembic import command
 
     cfg = alembic_config()

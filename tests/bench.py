@@ -258,7 +258,7 @@ def sheet_figures() -> dict[str, float]:
     import openpyxl
 
     from parsers.documents import read_attachment
-    from tests.test_lists import forms_in_a_sheet
+    from tests.parsers.test_forms_lists import forms_in_a_sheet
 
     form = forms_in_a_sheet()
     t = time.perf_counter()

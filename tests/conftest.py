@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomlkit
 
 from intake.core.settings import Settings, load_settings
 from tests.servers import Dovecot, create_pg_database, drop_pg_database, start_dovecot, start_smtp
@@ -59,27 +60,18 @@ def run_intake(
     return subprocess.run(cmd, env=env or cli_env(), capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def write_config(path: Path, sections: dict[str, Any]) -> Path:
-    lines = []
+    """A configuration file from ``sections`` (tomlkit writes it, escaping what TOML must)."""
+    doc = tomlkit.document()
     for name, body in sections.items():
         if name == "provinces":
+            provinces = tomlkit.aot()
             for p in body:
-                lines.append("[[provinces]]")
-                lines.extend(f"{k} = {_toml_value(v)}" for k, v in p.items())
-            continue
-        lines.append(f"[{name}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in body.items())
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                provinces.append(tomlkit.item({k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}))
+            doc.add("provinces", provinces)
+        else:
+            doc.add(name, {k: list(v) if isinstance(v, tuple) else v for k, v in body.items()})
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
     tomllib.loads(path.read_text(encoding="utf-8"))
     return path
 

@@ -59,6 +59,7 @@ def bars(*jobs: tuple[str, int], rich_from: int = 0) -> Iterator[tuple[Bar, ...]
     """One bar for each ``(label, total)``, shown together (a terminal holds one live display);
     rich bars when at least ``rich_from`` items are known at the start."""
     if sys.stderr.isatty() and sum(total for _, total in jobs) >= rich_from:
+        # Deferred for start-up time: rich's progress display is loaded only on a terminal.
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(

@@ -11,6 +11,9 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
+from docx import Document
+from openpyxl import Workbook
+
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
     "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯"
@@ -101,7 +104,6 @@ def _narrative(name: str, words: int, rng: random.Random) -> str:
 
 
 def individual_form(people: list[Person], province: str) -> bytes:
-    from docx import Document
 
     doc = Document()
     for i, p in enumerate(people):
@@ -138,7 +140,6 @@ def individual_form(people: list[Person], province: str) -> bytes:
 
 
 def unit_form(units: list[Unit], province: str) -> bytes:
-    from docx import Document
 
     doc = Document()
     for i, u in enumerate(units):
@@ -164,7 +165,6 @@ def unit_form(units: list[Unit], province: str) -> bytes:
 
 
 def narrative_doc(name: str, words: int, rng: random.Random) -> bytes:
-    from docx import Document
 
     doc = Document()
     for line in _narrative(name, words, rng).splitlines():
@@ -173,9 +173,7 @@ def narrative_doc(name: str, words: int, rng: random.Random) -> bytes:
 
 
 def summary_list(province: str, people: list[Person], units: list[Unit]) -> bytes:
-    import openpyxl
-
-    wb = openpyxl.Workbook()
+    wb = Workbook()
     ws = wb.active
     ws.title = "推荐汇总"
     ws.append([f"{province}推荐表现突出单位和个人汇总表"])

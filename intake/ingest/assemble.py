@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from parsers.documents import Reading
-from parsers.forms import FormRecord, Opinion
+from parsers.labels import FormRecord, Opinion
 from parsers.wordcount import count_words
 
 # A narrative embedded in a form's 主要事迹 field counts as the 事迹材料 only when it is that long.

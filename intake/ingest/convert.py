@@ -13,6 +13,8 @@ import hashlib
 import tempfile
 from pathlib import Path
 
+from tenacity import Retrying, retry_if_result, stop_after_attempt
+
 from intake.ingest import warm
 from intake.ingest.private import keep_entry
 from intake.ingest.soffice import _run, converter_version, office_binary, slots
@@ -101,12 +103,17 @@ def _convert_once(binary: str, payload: bytes, source_ext: str, target: str, tim
         ]
         env = {"HOME": tmp, "PATH": "/usr/bin:/bin:/usr/local/bin", "LANG": "C.UTF-8"}
         result = out / f"input.{target}"
+
         # A LibreOffice that has just made its profile now and then exits without converting: one
         # more try, with the profile now made, tells that apart from a file it cannot read.
-        for _attempt in range(2):
-            code, err = _run(cmd, env, timeout, source_ext)
-            if (result.exists() and result.stat().st_size > 0) or b"could not be loaded" in err:
-                break
+        def settled(ran: tuple[int, bytes]) -> bool:
+            return (result.exists() and result.stat().st_size > 0) or b"could not be loaded" in ran[1]
+
+        code, err = Retrying(
+            stop=stop_after_attempt(2),
+            retry=retry_if_result(lambda ran: not settled(ran)),
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )(_run, cmd, env, timeout, source_ext)
         if not result.exists() or result.stat().st_size == 0:
             lines = err.decode("utf-8", "replace").strip().splitlines()
             why = lines[-1] if lines else f"exit code {code}"

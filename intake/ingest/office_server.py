@@ -37,6 +37,7 @@ def _die_with_parent() -> None:
 
 def _connect(pipe: str):  # type: ignore[no-untyped-def]
     """The office's Desktop, or None while it is not yet listening."""
+    # Deferred: uno and its com.sun.star types exist only in the system Python that runs this script.
     import uno
     from com.sun.star.connection import NoConnectException
 
@@ -50,6 +51,7 @@ def _connect(pipe: str):  # type: ignore[no-untyped-def]
 
 
 def _props(**values):  # type: ignore[no-untyped-def]
+    # Deferred: as above, uno's types are there once this script runs under the system Python.
     from com.sun.star.beans import PropertyValue
 
     out = []
@@ -61,6 +63,7 @@ def _props(**values):  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
+    # Deferred: as above.
     import uno
 
     _die_with_parent()

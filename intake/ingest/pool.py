@@ -12,9 +12,12 @@ started from any thread (the scheduler's included).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import time
 import traceback
 from collections import deque
@@ -212,7 +215,6 @@ def _stopped(reason: str) -> ParseOutcome:
 
 def _serve(conn: Connection) -> None:
     """A worker: one message at a time until told to stop (None) or its parent is gone."""
-    import signal
 
     def end(_signum: int, _frame: object) -> None:
         soffice.kill_running()
@@ -241,9 +243,6 @@ def _serve(conn: Connection) -> None:
 def _die_with_parent() -> None:
     """A parse worker ends with the process that started it, even one killed with SIGKILL (which
     gives the pool no chance to stop its workers): Linux's parent-death signal."""
-    import ctypes
-    import signal
-    import sys
 
     if not sys.platform.startswith("linux"):
         return

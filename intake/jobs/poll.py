@@ -13,6 +13,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
 from intake.campaign import rules
 from intake.core.errors import MailboxError, MailboxUnavailable
 from intake.core.process import StopFlag, owner
@@ -88,18 +90,20 @@ def _fetch_retrying(
     bar: Bar,
     reconnects: int,
 ) -> None:
-    attempts = 0
-    while True:
-        try:
+    """The fetch, tried again on a new connection when one is lost midway (``reconnects`` times);
+    a server that cannot be reached at all fails now, within its timeout."""
+
+    def lost(exc: BaseException) -> bool:
+        return isinstance(exc, MailboxError) and not isinstance(exc, MailboxUnavailable)
+
+    def say(state: RetryCallState) -> None:
+        log.warning("mailbox: %s; reconnecting (%d/%d)", state.outcome.exception(), state.attempt_number, reconnects)  # type: ignore[union-attr]
+
+    for attempt in Retrying(
+        retry=retry_if_exception(lost), stop=stop_after_attempt(reconnects + 1), before_sleep=say, reraise=True
+    ):
+        with attempt:
             _fetch_all(source, store, settings, result, stop, reading, bar)
-            return
-        except MailboxUnavailable:
-            raise  # no server to reconnect to: fail now, within the timeout
-        except MailboxError as exc:
-            attempts += 1
-            if attempts > reconnects:
-                raise
-            log.warning("mailbox: %s; reconnecting (%d/%d)", exc, attempts, reconnects)
 
 
 def _fetch_all(

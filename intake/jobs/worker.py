@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from intake.core.errors import HANDLED_ERRORS, exit_status, is_permanent
 from intake.core.process import StopFlag
+from intake.core.retry import backoff_seconds
 from intake.core.settings import Settings
 from intake.jobs.daily import send_daily_summary
 from intake.jobs.poll import run_once
@@ -120,7 +121,7 @@ class Worker:
             return
         self.failures += 1
         interval = self.settings.schedule.poll_minutes * 60
-        delay = min(30 * 2 ** (self.failures - 1), interval)
+        delay = backoff_seconds(self.failures, 30, interval)
         log.error("cycle failed (%d in a row): %s; trying again in %d s", self.failures, exc, delay)
         if delay < interval:
             # Picked up by retry_job: a job never calls the scheduler (a shutdown in progress holds

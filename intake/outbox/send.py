@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from intake.campaign.standing import Standing
 from intake.core.errors import ReplyAuthError, ReplyError, SmtpUnavailable, TemporaryReplyError
 from intake.core.process import owner
+from intake.core.retry import backoff_seconds
 from intake.core.settings import Settings
 from intake.mail.smtp import Mailer
 from intake.outbox.compose import compose
@@ -197,8 +198,8 @@ def _defer(mail: OutgoingMail, settings: Settings, now: datetime, error: str) ->
         mail.state = "failed"
         return
     mail.state = "queued"
-    delay = settings.receipts.retry_minutes * (2 ** min(mail.attempts - 1, 6))
-    mail.next_attempt_at = now + timedelta(minutes=delay)
+    first = settings.receipts.retry_minutes * 60
+    mail.next_attempt_at = now + timedelta(seconds=backoff_seconds(mail.attempts, first, first * 64))
 
 
 def mask(addr: str) -> str:

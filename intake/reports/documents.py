@@ -14,6 +14,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK, WD_LINE_SPACING
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+
 from intake.campaign.standing import Standing
 from intake.core.settings import Settings
 from intake.core.templates import render_template
@@ -131,9 +136,6 @@ def review_workbook(groups: list[ProvinceEntries], title: str, day: date) -> byt
 
 def _document() -> Any:
     """A4 in the layout of GB/T 9704, with the named styles the office's Word knows them by."""
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
-    from docx.shared import Mm, Pt
 
     doc = Document()
     section = doc.sections[0]
@@ -162,7 +164,6 @@ def _document() -> Any:
 
 def _fonts(font: Any, element: Any, name: str) -> None:
     """The font named for Latin and East Asian text alike (Word reads w:eastAsia for 汉字)."""
-    from docx.oxml.ns import qn
 
     font.name = name
     rpr = element.get_or_add_rPr()
@@ -175,8 +176,6 @@ def _fonts(font: Any, element: Any, name: str) -> None:
 
 
 def _para(doc: Any, text: str, style: str = "公文正文", indent: bool = True, align: str | None = None) -> Any:
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
 
     p = doc.add_paragraph(style=style)
     run = p.add_run(text)
@@ -224,7 +223,6 @@ def publicity_docx(groups: list[ProvinceEntries], settings: Settings, day: date)
 
 def commendation_docx(groups: list[ProvinceEntries], settings: Settings, day: date) -> bytes:
     """通报表扬: the notification from the office's template, then its list as the attachment."""
-    from docx.enum.text import WD_BREAK
 
     context = {
         "campaign": settings.campaign,

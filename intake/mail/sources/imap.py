@@ -24,6 +24,7 @@ from tenacity import RetryError, retry, retry_if_exception, stop_after_attempt, 
 
 from intake import __version__
 from intake.core.errors import ConfigError, MailboxAuthError, MailboxError, MailboxUnavailable
+from intake.core.retry import backoff_seconds
 from intake.core.settings import MailboxSettings
 from intake.mail.sources.base import FetchedMessage
 
@@ -118,14 +119,15 @@ class ImapSource:
         server's 30-minute limit; on any trouble it reconnects after a pause (the interval poll
         goes on meanwhile). Returns False at once when the server does not offer IDLE."""
         s = self.settings
-        pause = 5.0
+        failures = 0
         while not stopped.is_set():
+            pause = backoff_seconds(failures + 1, 5, 300)
             try:
                 client = self.open_client()
             except MailboxError as exc:
                 log.warning("IDLE: %s; polling on the interval meanwhile, trying again in %.0f s", exc, pause)
                 stopped.wait(pause)
-                pause = min(pause * 2, 300)
+                failures += 1
                 continue
             try:
                 if not client.has_capability("IDLE"):
@@ -133,13 +135,13 @@ class ImapSource:
                     return False
                 client.select_folder(s.folder, readonly=True)
                 log.info("IDLE: waiting for new mail in %s", s.folder)
-                pause = 5.0
-                check = IDLE_FIRST_CHECK
+                failures = quiet = 0
                 while not stopped.is_set():
+                    check = backoff_seconds(quiet + 1, IDLE_FIRST_CHECK, IDLE_LONGEST_CHECK)
                     changed = self._idle_once(client, stopped, check)
                     if not changed and not stopped.is_set():
                         changed = _announces_mail(client.noop()[1])  # what the IDLE may have missed
-                    check = IDLE_FIRST_CHECK if changed else min(check * 2, IDLE_LONGEST_CHECK)
+                    quiet = 0 if changed else quiet + 1
                     while changed and not stopped.is_set():
                         on_change()
                         # Mail that came while the poll ran is announced to the next command.
@@ -147,7 +149,7 @@ class ImapSource:
             except (IMAPClientError, *_NETWORK_ERRORS) as exc:
                 log.warning("IDLE: %s; polling on the interval, trying IDLE again in %.0f s", _reason(exc), pause)
                 stopped.wait(pause)
-                pause = min(pause * 2, 300)
+                failures += 1
             finally:
                 quietly_close(client)
         return True

@@ -17,6 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _mailboxes_and_messages()
+    _attachments_and_locations()
+    _receipts_nominees_and_flags()
+
+
+def _mailboxes_and_messages() -> None:
 
     op.create_table(
         "mailbox_state",
@@ -73,6 +79,9 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
+
+
+def _attachments_and_locations() -> None:
     op.create_table(
         "attachments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -111,6 +120,8 @@ def upgrade() -> None:
     with op.batch_alter_table("message_locations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_message_locations_message_pk"), ["message_pk"], unique=False)
 
+
+def _receipts_nominees_and_flags() -> None:
     op.create_table(
         "receipts",
         sa.Column("id", sa.Integer(), nullable=False),

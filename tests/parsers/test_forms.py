@@ -1,5 +1,5 @@
-"""parsers/forms.py, docx_reader.py, sheets.py, documents.py: form variants built with python-docx
-and openpyxl, each beside the values it must give (the golden table below)."""
+"""parsers/forms.py, labels.py, text_forms.py, docx_reader.py, sheets.py, documents.py: form
+variants built with python-docx and openpyxl, each beside the values it must give (the golden table below)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from parsers.forms import normalise_label, parse_rank
+from intake.dev.samples import Person, individual_form
+from parsers.labels import normalise_label, parse_rank
 from parsers.sniff import sniff
 from parsers.wordcount import count_words
 from tests.conftest import read_as_pipeline
@@ -426,9 +427,14 @@ def test_truncated_zip_and_encrypted_office_file() -> None:
         z.writestr("a.txt", "x" * 1000)
     r = read_as_pipeline("a.zip", "", buf.getvalue()[:40])
     assert r.status == "unreadable" and "ZIP" in r.detail
-    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + "EncryptedPackage".encode("utf-16-le")
-    r = read_as_pipeline("加密.docx", "", ole)
-    assert r.status == "unreadable" and "密码" in r.detail
+    # A real Word file protected by a password to open (Office's own encryption, made with
+    # msoffcrypto-tool): named as encrypted, never as damaged.
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    encrypted = io.BytesIO()
+    OOXMLFile(io.BytesIO(individual_form([Person("王喆", "男", "某局科长")], "浙江省"))).encrypt("1234", encrypted)
+    r = read_as_pipeline("加密.docx", "", encrypted.getvalue())
+    assert r.type == "encrypted" and r.status == "unreadable" and "密码" in r.detail
 
 
 def test_images_and_image_only_pdf_are_scan_only() -> None:

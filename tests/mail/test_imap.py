@@ -1,4 +1,4 @@
-"""intake/sources/imap.py and the pipeline against a real Dovecot."""
+"""intake/mail/sources/imap.py and the pipeline against a real Dovecot."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""intake/settings.py: defaults, validation, secrets."""
+"""intake/core/settings.py: defaults, validation, secrets."""
 
 from __future__ import annotations
 

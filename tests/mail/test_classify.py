@@ -1,4 +1,4 @@
-"""intake/classify.py: auto-replies, bounces, duplicates, unrelated mail, and the province."""
+"""intake/mail/classify.py: auto-replies, bounces, duplicates, unrelated mail, and the province."""
 
 from __future__ import annotations
 

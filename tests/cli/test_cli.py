@@ -1,4 +1,4 @@
-"""intake/cli.py: every command has help with an example; errors are one line."""
+"""intake/cli: every command has help with an example; errors are one line."""
 
 from __future__ import annotations
 

@@ -150,7 +150,7 @@ def test_no_libreoffice_outlives_the_process_that_started_it(tmp_path: Path) -> 
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     profile = proc.stdout.readline().strip()  # type: ignore[union-attr]
     assert profile and _alive(profile), "the warm LibreOffice should be running"

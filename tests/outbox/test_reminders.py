@@ -151,7 +151,7 @@ def test_reminders_go_once_across_a_kill_and_a_restart(tmp_path: Path) -> None:
 
     from intake.mail.smtp import make_mailer
     from intake.outbox.send import send_due
-    from tests.test_receipts import DiesAfterTheServerTookIt, as_if_dead
+    from tests.outbox.test_send import DiesAfterTheServerTookIt, as_if_dead
 
     deadline = (datetime.now(UTC) + timedelta(days=1, hours=2)).replace(microsecond=0)
     cfg = _deployment(tmp_path, deadline, review=False)

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import cli_env, run_intake
 from tests.servers import free_port, require
-from tests.test_web import PASSWORD, deployment  # noqa: F401  (the fixture)
+from tests.web.test_app import PASSWORD, deployment  # noqa: F401  (the fixture)
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 

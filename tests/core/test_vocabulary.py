@@ -16,7 +16,7 @@ import openpyxl
 
 from intake.dev.samples import Person, individual_form, summary_list
 from tests.conftest import embedded_config, run_intake
-from tests.test_end_to_end import DEPT, IN_TIME, LATE, _plain, build_mailbox
+from tests.jobs.test_poll import DEPT, IN_TIME, LATE, _plain, build_mailbox
 
 # Format names and units people read in Chinese office text; everything else Latin is English.
 ALLOWED = {"Word", "Excel", "WPS", "PDF", "DOC", "DOCX", "XLS", "XLSX", "ZIP", "RAR", "7Z", "MB", "A4"}

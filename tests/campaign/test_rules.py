@@ -1,4 +1,4 @@
-"""intake/rules.py: every rule at its edge, and order-independence of the ledger."""
+"""intake/campaign/rules.py: every rule at its edge, and order-independence of the ledger."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""intake/worker.py, intake/summary.py and the worker lock."""
+"""intake/jobs/worker.py and daily.py, intake/reports/summary.py and summary_book.py, and the worker lock."""
 
 from __future__ import annotations
 
