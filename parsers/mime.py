@@ -10,13 +10,10 @@ recursively, inline (cid) images left out.
 
 from __future__ import annotations
 
-import binascii
 import email
 import email.utils
 import html as htmlmod
-import itertools
 import logging
-import quopri
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +24,7 @@ import mailparser
 from inscriptis import get_text
 
 from parsers.charsets import decode_bytes, decode_header_text, decode_rfc2231, one_line, undo_surrogates
+from parsers.mime_limits import DETACHED_HEADER, HEADER_END, cap_header_fields, detach_large_parts
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +76,11 @@ class ParsedMessage:
             return self.text
         return html_to_text(self.html)
 
+    @property
+    def own_text(self) -> str:
+        """The body in the sender's own words: what a reply quotes of an earlier mail left out."""
+        return own_words(self.body_text)
+
 
 # Headers kept for classification and replies.
 KEPT_HEADERS = (
@@ -100,7 +103,6 @@ DETACH_ABOVE = 4 * 1024 * 1024
 # A header field longer than this (a real Subject is well under 1 KB) is cut before parsing: the
 # header decoders underneath take minutes over a field of a few megabytes. The archive keeps it whole.
 MAX_HEADER_FIELD = 32 * 1024
-DETACHED_HEADER = "X-Intake-Detached"
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -171,30 +173,9 @@ def parse_message(raw: bytes) -> ParsedMessage:
     )
 
 
-def cap_header_fields(raw: bytes, limit: int, defects: list[str]) -> bytes:
-    """The message with each top-level header field cut to ``limit`` bytes (at a folded line where
-    there is one). One pass over the header block."""
-    end = _HEADER_END.search(raw)
-    head_end = end.start() if end else len(raw)
-    if head_end <= limit:
-        return raw
-    fields = re.split(rb"\n(?=[^ \t])", raw[:head_end])
-    if all(len(f) <= limit for f in fields):
-        return raw
-    kept = []
-    for f in fields:
-        if len(f) > limit:
-            name = f.split(b":", 1)[0][:60].decode("ascii", "replace")
-            defects.append(f"header {name} of {len(f)} bytes cut to {limit} for reading")
-            cut = f.rfind(b"\n", 0, limit)
-            f = f[: cut if cut > 0 else limit]
-        kept.append(f)
-    return b"\n".join(kept) + raw[head_end:]
-
-
 def _header_only(raw: bytes) -> Message:
 
-    end = _HEADER_END.search(raw, 0, 4 * 1024 * 1024)
+    end = HEADER_END.search(raw, 0, 4 * 1024 * 1024)
     try:
         return BytesHeaderParser().parsebytes(raw[: end.end() if end else 4 * 1024 * 1024])
     except Exception:
@@ -268,6 +249,23 @@ def first_received(values: list[str]) -> datetime | None:
         if dt is not None:
             return dt
     return None
+
+
+# Where a reply's quotation of an earlier mail begins: Outlook, Foxmail, QQ and NetEase mail,
+# Gmail and Apple Mail, in Chinese and English.
+_QUOTE_START = re.compile(
+    r"^\s*(-{2,}\s*(原始邮件|Original Message|Forwarded message|转发邮件)\s*-{2,}"
+    r"|(发件人|From)\s*[:：].+|在\s*.{4,60}写道\s*[:：]?\s*$|On .{6,120} wrote:\s*$|_{10,})",
+    re.I | re.M,
+)
+
+
+def own_words(body: str) -> str:
+    """``body`` without what it quotes: lines quoted with ``>`` and everything from the first
+    marker of a quoted earlier mail."""
+    m = _QUOTE_START.search(body or "")
+    text = body[: m.start()] if m else (body or "")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
 
 
 _TAG = re.compile(r"<[^>]+>")
@@ -431,60 +429,3 @@ class _Walker:
         else:
             payload = part_payload(part)
         self.attachments.append(Attachment(filename, ctype, payload, origin))
-
-
-_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))', re.I)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_DELIMITER = re.compile(rb"(?m)^--([^\r\n]{0,200})\r?(?:\n|\Z)")
-
-
-def detach_large_parts(raw: bytes, threshold: int) -> tuple[bytes, dict[int, bytes]]:
-    """Cut leaf bodies over ``threshold`` bytes out of ``raw``; return the smaller message (each cut
-    part marked with an ``X-Intake-Detached: n`` header) and the decoded bodies by ``n``."""
-    if len(raw) <= threshold:
-        return raw, {}
-    boundaries = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(raw)}
-    # One pass over the lines that start with "--", each looked up among the declared boundaries:
-    # linear in the size of the message however many boundaries it declares.
-    marks: list[tuple[int, int]] = []  # (start of the delimiter line, end of it)
-    for m in _DELIMITER.finditer(raw):
-        token = m.group(1).rstrip(b" \t")
-        if token in boundaries or (token.endswith(b"--") and token[:-2] in boundaries):
-            start = m.start() - 1 if m.start() > 0 else 0  # the line break before it belongs to it
-            marks.append((start, m.end()))
-    pieces: list[bytes] = []
-    detached: dict[int, bytes] = {}
-    pos = 0
-    for (_, seg_start), (next_start, _) in itertools.pairwise(marks):
-        if next_start - seg_start <= threshold:
-            continue
-        head_end = _HEADER_END.search(raw, seg_start, next_start)
-        if head_end is None:
-            continue
-        head = raw[seg_start : head_end.start()]
-        ctype = re.search(rb"(?im)^content-type:\s*([^;\s]+)", head)
-        if ctype and ctype.group(1).lower().startswith((b"multipart/", b"message/")):
-            continue
-        body = memoryview(raw)[head_end.end() : next_start]
-        encoding = re.search(rb"(?im)^content-transfer-encoding:\s*([\w-]+)", head)
-        detached[len(detached)] = _decode_body(body, encoding.group(1).lower() if encoding else b"7bit")
-        eol = b"\r\n" if b"\r\n" in head[:200] else b"\n"
-        pieces.append(raw[pos : head_end.start()])
-        pieces.append(eol + f"{DETACHED_HEADER}: {len(detached) - 1}".encode() + eol + eol)
-        pos = next_start
-    if not detached:
-        return raw, {}
-    pieces.append(raw[pos:])
-    return b"".join(pieces), detached
-
-
-def _decode_body(body: memoryview, encoding: bytes) -> bytes:
-
-    if encoding == b"base64":
-        try:
-            return binascii.a2b_base64(body)
-        except binascii.Error:
-            return binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", bytes(body)) + b"==")
-    if encoding == b"quoted-printable":
-        return quopri.decodestring(bytes(body))
-    return bytes(body)

@@ -8,7 +8,7 @@ import re
 from parsers.labels import FIELD_LABELS, SPACE, FormRecord, clean_name, field_of, kind_from_text, parse_rank
 
 _TEXT_NAME = re.compile(r"(?<![单位联系人])姓\s*名\s*[:：]?\s*([\u4e00-\u9fff·][\u4e00-\u9fff·\s]{0,16})")
-_TEXT_UNIT = re.compile(r"单\s*位\s*名\s*称\s*[:：]?\s*(\S{4,60})")
+_TEXT_UNIT = re.compile(r"单\s*位\s*名\s*称\s*[:：]?[ \t\u3000]*([^\n\t]{4,120})")
 _TEXT_RANK = re.compile(r"推\s*荐\s*排\s*序\s*[:：]?\s*(第?[0-9０-９一二三四五六七八九十]+)")
 _TEXT_TITLE = re.compile(r"(个人|单位)推荐表")
 
@@ -21,7 +21,9 @@ _CUT_LABELS = sorted(
     key=len,
     reverse=True,
 )
-_CUT = re.compile("|".join(re.escape(x) for x in _CUT_LABELS) + r"|意见")
+# Spread by spaces or not ("负 责 人", "负责人"): a label wherever it appears, converted text included.
+_CUT = re.compile("|".join(r"\s*".join(map(re.escape, x)) for x in _CUT_LABELS) + r"|意\s*见")
+_CELL_GAP = re.compile(r"\s{2,}|\t")
 
 
 def _cut_at_label(value: str) -> str:
@@ -51,7 +53,7 @@ def extract_from_text(text: str, context: str = "", source: str = "pdf") -> list
         if len(value) >= 2 and field_of(value) is None:
             marks.append((m.start(), "individual", value))
     for m in _TEXT_UNIT.finditer(text):
-        value = _cut_at_label(m.group(1))
+        value = SPACE.sub("", _cut_at_label(_CELL_GAP.split(m.group(1).strip())[0]))
         if len(value) >= 4 and field_of(value) is None and not _TEXT_NAME.match(value):
             marks.append((m.start(), "unit", value))
     marks.sort()

@@ -85,6 +85,8 @@ class Message(Base):
     claimed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The body as text, as recorded when it was read (the console shows this; never the raw mail).
+    body_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
     parse_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -99,6 +101,9 @@ class Message(Base):
     )
     flags: Mapped[list[Flag]] = relationship(back_populates="message", cascade="all, delete-orphan", order_by="Flag.id")
     # The message's receipt: its row in the one outbox (kind "receipt").
+    materials: Mapped[list[Material]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="Material.position"
+    )
     receipt: Mapped[OutgoingMail | None] = relationship(
         primaryjoin="and_(OutgoingMail.message_pk == Message.id, OutgoingMail.kind == 'receipt')",
         uselist=False,
@@ -144,6 +149,12 @@ class Attachment(Base):
 
 
 class Nominee(Base):
+    """A nominee's dossier: one person (or unit) of one province, filled by materials from every
+    mail that carries any of theirs (``Material``). Derived, rebuilt from the messages' materials
+    by ``intake.campaign``; the id is that of the dossier's first record and never changes (an id
+    merged into another stays accepted as an alias, ``NomineeAlias``). ``message_pk`` is the
+    message of that first record."""
+
     __tablename__ = "nominees"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -162,9 +173,53 @@ class Nominee(Base):
     narrative_chars_nospace: Mapped[int | None] = mapped_column(Integer)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # Who the dossier is: the name's normal form (and 出生年月 where two people share one).
+    key: Mapped[str] = mapped_column(String(200), default="", server_default="", index=True)
+    birth: Mapped[str] = mapped_column(String(20), default="", server_default="")
 
     message: Mapped[Message] = relationship(back_populates="nominees")
     flags: Mapped[list[Flag]] = relationship(back_populates="nominee", cascade="all, delete-orphan", order_by="Flag.id")
+
+
+class Material(Base):
+    """One thing a mail brought for a nominee: a form, a narrative, a row of a list, an opinion.
+    Recorded with its message (rebuilt when the message is read again), in reading order; the
+    campaign joins it to its nominee's dossier (``nominee_id``) and marks it replaced by a later
+    message's material of the same kind (``replaced_by``)."""
+
+    __tablename__ = "materials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id", ondelete="SET NULL"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(20))  # form | narrative | list_row | opinion
+    person_kind: Mapped[str] = mapped_column(String(20), default="")  # individual | unit | "" (not said)
+    name: Mapped[str] = mapped_column(String(200), default="")  # as written
+    key: Mapped[str] = mapped_column(String(200), default="")  # its normal form
+    birth: Mapped[str] = mapped_column(String(20), default="")
+    rank: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(20), default="")  # form | list | pdf
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    words: Mapped[int | None] = mapped_column(Integer)  # a narrative's 字数
+    chars_nospace: Mapped[int | None] = mapped_column(Integer)
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)  # file, its heading, the names it is for
+    text: Mapped[str] = mapped_column(Text, default="", deferred=True)  # a narrative's whole text
+    nominee_id: Mapped[int | None] = mapped_column(ForeignKey("nominees.id", ondelete="SET NULL"), index=True)
+    replaced_by: Mapped[int | None] = mapped_column(Integer)  # the message whose material replaced it
+
+    message: Mapped[Message] = relationship(back_populates="materials")
+
+
+class NomineeAlias(Base):
+    """An id that was a nominee of its own until the campaign found it the same person as another:
+    still accepted by every command and page, for the nominee it was merged into."""
+
+    __tablename__ = "nominee_aliases"
+
+    alias_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    nominee_id: Mapped[int] = mapped_column(ForeignKey("nominees.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Flag(Base):
@@ -303,6 +358,23 @@ class Review(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     by: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MaterialMove(Base):
+    """A material a reviewer moved to another nominee (the one it belongs to, where the mail left
+    it unmatched or the campaign could not tell two people apart); applied after every rebuild. It
+    names the material by its message and place in it: materials are rebuilt with their message."""
+
+    __tablename__ = "material_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    nominee_id: Mapped[int | None] = mapped_column(ForeignKey("nominees.id", ondelete="SET NULL"), index=True)
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class OutgoingMail(Base):

@@ -157,3 +157,36 @@ def read_as_pipeline(filename: str, content_type: str, payload: bytes, limits: A
     limits = limits or ReadLimits()
     kw.setdefault("convert", converter(limits.convert_timeout, None))
     return read_attachment(filename, content_type, payload, limits, **kw)
+
+
+def one_message_dossiers(readings: list[Any]) -> dict[str, Any]:
+    """The nominees one message's files make, as the campaign assembles them (the message alone):
+    name → (what the dossier stands as, the problems its list and forms raise)."""
+    from datetime import UTC, datetime
+
+    from intake.campaign.derive import derive, list_problems, replacements
+    from intake.campaign.dossiers import MatFact, MessageFact, assemble
+    from intake.ingest.materials import materials_of
+
+    facts = [
+        MatFact(
+            id=i,
+            message=1,
+            position=i,
+            kind=d.kind,
+            person_kind=d.person_kind,
+            name=d.name,
+            key=d.key,
+            birth=d.birth,
+            rank=d.rank,
+            source=d.source,
+            fields=d.fields,
+            info=d.info,
+            words=d.words,
+            chars_nospace=d.chars_nospace,
+        )
+        for i, d in enumerate(materials_of(readings))
+    ]
+    a = assemble([MessageFact(1, "zj", datetime(2017, 4, 20, tzinfo=UTC), "", False)], facts)
+    replaced = replacements(a)
+    return {(got := derive(a, d, {}, replaced)).name: (got, list_problems(a, d)) for d in a.dossiers}

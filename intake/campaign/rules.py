@@ -1,8 +1,10 @@
-"""The campaign's rules, as pure functions of (submissions, campaign, now).
+"""The campaign's rules, as pure functions of (submissions, dossiers, campaign, now).
 
-``evaluate`` takes plain facts and returns which nominees are current and which flags stand;
-``apply`` loads the facts from the store, evaluates, and writes the result back. Running it again,
-or over the same messages ingested in another order or twice, gives the same result.
+``evaluate`` takes plain facts (the dossiers already assembled, ``dossiers``) and returns the
+flags that stand: late mail, what a nominee's dossier lacks or holds against the notice, and each
+province against its quota. ``apply`` loads the facts from the store, evaluates, and writes the
+flags back. Running it again, or over the same messages ingested in another order or twice,
+gives the same result.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from intake.core.settings import Province, Settings
 from store.repo import Flag, Repo
@@ -34,18 +35,17 @@ class MessageFacts:
     province: str | None
     received_at: datetime
     classification: str
-    intent: str
 
 
 @dataclass(frozen=True)
 class NomineeFacts:
     id: int
-    message: int
+    province: str | None
     kind: str
     name: str
     rank: int | None
-    source: str
     narrative_chars: int | None
+    current: bool = True
     workplace: str = ""
     opinions: tuple[tuple[str, str, str], ...] = ()  # (label, text, kind)
     withdrawn: bool = False  # 已撤回 by a reviewer: out of the quota count
@@ -64,13 +64,8 @@ class RuleFlag:
 
 @dataclass
 class Outcome:
-    current: dict[int, bool] = field(default_factory=dict)
     flags: list[RuleFlag] = field(default_factory=list)
     received: dict[tuple[str, str], int] = field(default_factory=dict)  # (province, kind) → count
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"\s", "", name)
 
 
 def opinion_empty(text: str) -> bool:
@@ -88,31 +83,7 @@ def evaluate(
 ) -> Outcome:
     out = Outcome()
     subs = sorted((m for m in messages if m.classification == "submission"), key=lambda m: (m.received_at, m.id))
-    current = _current(subs, nominees, deadline, out)
-    current_ids = {n.id for n in current.values()}
-    for n in nominees:
-        out.current[n.id] = n.id in current_ids
-    msg_by_id = {m.id: m for m in messages}
-    for n in current.values():
-        m = msg_by_id[n.message]
-        out.flags.extend(nominee_flags(n, m, provinces, narrative_limit))
-    for p in provinces:
-        mine = [n for k, n in current.items() if k[0] == p.code and not n.withdrawn]
-        out.flags.extend(_province_flags(p, mine, [m for m in subs if m.province == p.code], deadline, out))
-    return out
-
-
-def _current(
-    subs: list[MessageFacts], nominees: list[NomineeFacts], deadline: datetime, out: Outcome
-) -> dict[tuple[str | None, str, str], NomineeFacts]:
-    """Which nominees stand, submissions taken in the order they arrived: (province, kind, name)
-    → nominee. Flags ``late`` and ``supersedes_earlier`` on the messages as it goes."""
-    by_message: dict[int, list[NomineeFacts]] = defaultdict(list)
-    for n in nominees:
-        by_message[n.message].append(n)
-    current: dict[tuple[str | None, str, str], NomineeFacts] = {}
     for m in subs:
-        own = by_message.get(m.id, [])
         if m.received_at > deadline:
             out.flags.append(
                 RuleFlag(
@@ -123,48 +94,21 @@ def _current(
                     province=m.province,
                 )
             )
-        kinds = {n.kind for n in own}
-        if _replaces(m, own, current):
-            dropped = [k for k in current if k[0] == m.province and k[1] in kinds]
-            if dropped:
-                for k in dropped:
-                    del current[k]
-                out.flags.append(
-                    RuleFlag(
-                        "message",
-                        "supersedes_earlier",
-                        f"替换本省此前报送的 {len(dropped)} 个推荐对象",
-                        message=m.id,
-                        province=m.province,
-                    )
-                )
-        for n in own:
-            current[(m.province, n.kind, _norm(n.name))] = n
-    return current
+    current = [n for n in nominees if n.current]
+    for n in current:
+        out.flags.extend(nominee_flags(n, provinces, narrative_limit))
+    for p in provinces:
+        mine = [n for n in current if n.province == p.code and not n.withdrawn]
+        out.flags.extend(_province_flags(p, mine, [m for m in subs if m.province == p.code], deadline, out))
+    return out
 
 
-def _replaces(m: MessageFacts, own: list[NomineeFacts], current: dict[tuple[str | None, str, str], Any]) -> bool:
-    """A correction replaces what came before; so does a resend repeating the same nominees."""
-    if m.intent == "correction":
-        return True
-    if m.intent == "supplement":
-        return False
-    for kind in {n.kind for n in own}:
-        names = {_norm(n.name) for n in own if n.kind == kind}
-        earlier = {k[2] for k in current if k[0] == m.province and k[1] == kind}
-        if earlier and names and len(names & earlier) * 2 >= len(names):
-            return True
-    return False
-
-
-def nominee_flags(
-    n: NomineeFacts, m: MessageFacts, provinces: tuple[Province, ...], narrative_limit: int
-) -> list[RuleFlag]:
+def nominee_flags(n: NomineeFacts, provinces: tuple[Province, ...], narrative_limit: int) -> list[RuleFlag]:
     """What stands against one current nominee: the narrative, the opinions, who they are."""
     out = []
 
     def flag(code: str, detail: str) -> None:
-        out.append(RuleFlag("nominee", code, detail, nominee=n.id, province=m.province, message=m.id))
+        out.append(RuleFlag("nominee", code, detail, nominee=n.id, province=n.province))
 
     if n.narrative_chars is None:
         flag("narrative_missing", "未找到事迹材料")
@@ -173,7 +117,7 @@ def nominee_flags(
     for label, text, kind in n.opinions:
         if kind in CHECKED_OPINIONS and opinion_empty(text):
             flag("opinion_missing", f"{label}为空")
-    warn = eligibility(n, _province_names(provinces, m.province))
+    warn = eligibility(n, _province_names(provinces, n.province))
     if warn:
         flag("eligibility_warning", warn)
     return out
@@ -257,26 +201,24 @@ def eligibility(n: NomineeFacts, province_names: tuple[str, ...]) -> str:
 
 
 def apply(repo: Repo, settings: Settings, now: datetime) -> Outcome:
-    """Evaluate over everything in the store and write flags and ``current`` back."""
+    """Evaluate over everything in the store (the dossiers as ``rebuild`` left them) and write the
+    flags back."""
     repo.lock_rules()  # before reading: the next process to evaluate sees what this one wrote
-    messages = repo.all_messages(with_children=False)
-    nominees = repo.nominees()
     m_facts = [
-        MessageFacts(m.id, m.province_code, m.received_at or m.created_at, m.classification, m.intent or "initial")
-        for m in messages
+        MessageFacts(m.id, m.province_code, m.received_at or m.created_at, m.classification)
+        for m in repo.all_messages(with_children=False)
         if m.state == "processed"
     ]
-    valid = {m.id for m in m_facts}
     reviews = {pk: r.state for pk, r in repo.review_states().items()}
     n_facts = [
         NomineeFacts(
             id=n.id,
-            message=n.message_pk,
+            province=n.province_code,
             kind=n.kind,
             name=n.name,
             rank=n.rank,
-            source=n.source,
             narrative_chars=n.narrative_chars,
+            current=n.current,
             workplace=(n.fields or {}).get("workplace", ""),
             opinions=tuple(
                 (o.get("label", ""), o.get("text", ""), o.get("kind", "")) for o in (n.fields or {}).get("opinions", [])
@@ -284,15 +226,12 @@ def apply(repo: Repo, settings: Settings, now: datetime) -> Outcome:
             withdrawn=reviews.get(n.id) == "withdrawn",
             decided=reviews.get(n.id, "pending") != "pending",
         )
-        for n in nominees
-        if n.message_pk in valid
+        for n in repo.nominees()
     ]
     outcome = evaluate(
         m_facts, n_facts, settings.provinces, settings.campaign.deadline, settings.campaign.narrative_limit, now
     )
     repo.clear_rule_flags()
-    for n in nominees:
-        n.current = outcome.current.get(n.id, False)
     for f in outcome.flags:
         repo.add(
             Flag(

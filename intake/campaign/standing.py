@@ -148,6 +148,13 @@ class Standing:
         self.messages = {row[0]: _MessageFact(*row) for row in facts["messages"]}
         self.nominees = {row[0]: _NomineeFact(*row) for row in facts["nominees"]}
         self.receipts = {mid: state for mid, state in facts["receipts"] if mid is not None}
+        # What each message brought to which nominees (its materials in their dossiers).
+        self.joined: dict[int, dict[int, list[str]]] = {}
+        for mid, nid, kind, info in facts["joined"]:
+            for n in (info or {}).get("nominees") or [nid]:
+                kinds = self.joined.setdefault(mid, {}).setdefault(n, [])
+                if kind not in kinds:
+                    kinds.append(kind)
         self._problems: list[Problem] = [self._problem(*row) for row in facts["flags"]]
 
     # ------------------------------------------------------------------ problems
@@ -182,13 +189,15 @@ class Standing:
 
     def of_message(self, mid: int) -> list[Problem]:
         """A message's problems and notices, checked ones included: its own flags, those of the
-        nominees it brought, and its province's quota flags (a receipt names them)."""
+        nominees it brought anything to (what each still lacks), and its province's quota flags (a
+        receipt names them)."""
         m = self.messages.get(mid)
+        brought = self.joined.get(mid, {})
         own = [
             p
             for p in self._problems
             if (p.scope == "message" and p.message_id == mid)
-            or (p.scope == "nominee" and self.nominees.get(p.nominee_id or 0, _NO).message == mid)
+            or (p.scope == "nominee" and p.nominee_id in brought and self.nominees[p.nominee_id].current)
         ]
         if m is not None and m.classification == "submission" and m.province:
             own += [
@@ -225,6 +234,10 @@ class Standing:
         return [p for p in self._problems if self._counts(p)]
 
     # ------------------------------------------------------------------ provinces
+
+    def brought(self, mid: int) -> dict[int, list[str]]:
+        """The nominees a message brought something to, and what (form, narrative, list_row…)."""
+        return self.joined.get(mid, {})
 
     def rows(self, since: datetime | None = None, until: datetime | None = None) -> list[ProvinceRow]:
         """Every province against its quota, in the campaign's order; ``new_today`` counts the
@@ -282,6 +295,3 @@ class Standing:
 
     def review_state(self, nid: int) -> str:
         return self.reviews.get(nid, "pending")
-
-
-_NO = _NomineeFact(0, 0, "", "", False, None)

@@ -50,6 +50,7 @@ ROLE_TEXT_OF_FILE = {
 }
 CLASSIFICATION_TEXT = {
     "submission": "报送材料",
+    "reply": "回复",
     "auto_reply": "自动回复",
     "bounce": "退信",
     "unrelated": "无关邮件",
@@ -106,7 +107,7 @@ ROLE_TEXT = {"viewer": "查看", "reviewer": "审核", "admin": "管理"}
 # Who may do what: a viewer reads; a reviewer corrects, assigns, reclassifies and checks flags;
 # an admin also manages users.
 CAN_CHANGE = ("reviewer", "admin")
-CLASSIFICATIONS = ("submission", "auto_reply", "bounce", "unrelated", "duplicate")
+CLASSIFICATIONS = ("submission", "reply", "auto_reply", "bounce", "unrelated", "duplicate")
 
 # ------------------------------------------------------------------ fields
 

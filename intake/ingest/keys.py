@@ -19,13 +19,12 @@ def reading_key(
     settings: Settings,
     duplicate: bool,
     overrides: list[tuple[str, int, str]],
-    corrections: list[tuple[int, int | None]],
 ) -> str:
     """Everything a message's recorded reading follows from: what was read, this code, the
     settings that classify and check it, and what people decided about it (its overrides as
-    (field, id, value), its nominees' corrections as (id, nominee id) in the order made). The same
-    key means reading it again would record the same; no key (an outcome without a digest) never
-    matches."""
+    (field, id, value)). The same key means reading it again would record the same; no key (an
+    outcome without a digest) never matches. (Corrections are the campaign's: they are laid over
+    the dossiers, not over one message.)"""
     if not outcome.digest:
         return ""
     h = hashlib.sha256()
@@ -33,7 +32,6 @@ def reading_key(
     h.update(_code_and_settings(settings).encode())
     h.update(repr(duplicate).encode())
     h.update(repr(sorted(overrides)).encode())
-    h.update(repr(corrections).encode())
     return h.hexdigest()
 
 
@@ -46,13 +44,12 @@ class Recorded:
     classification: str
     duplicate: bool
     overrides: list[tuple[str, int, str]]
-    corrections: list[tuple[int, int | None]]
 
 
 def recorded_keys(repo: Repo, messages: list[Message]) -> dict[int, Recorded]:
     """For each processed message (``messages`` in id order) whose reading has a key, what it was
-    recorded against (``_apply``'s checks, for every message in three queries)."""
-    overrides, corrections = repo.decisions_by_message()
+    recorded against (``_apply``'s checks, for every message in two queries)."""
+    overrides = repo.overrides_by_message()
     out: dict[int, Recorded] = {}
     seen_sha: set[str] = set()
     seen_id: set[str] = set()
@@ -64,9 +61,7 @@ def recorded_keys(repo: Repo, messages: list[Message]) -> dict[int, Recorded]:
             seen_id.add(m.message_id)
         key = (m.info or {}).get("reading")
         if m.state == "processed" and m.processed_at is not None and key:
-            out[m.id] = Recorded(
-                key, m.classification or "", duplicate, overrides.get(m.id, []), corrections.get(m.id, [])
-            )
+            out[m.id] = Recorded(key, m.classification or "", duplicate, overrides.get(m.id, []))
     return out
 
 

@@ -260,7 +260,7 @@ class MessageReader:
         before = self.recorded.get(pk)
         if before is None or outcome is None or outcome.stopped or outcome.parsed is None:
             return False
-        key = reading_key(outcome, self.settings, before.duplicate, before.overrides, before.corrections)
+        key = reading_key(outcome, self.settings, before.duplicate, before.overrides)
         return key == before.key
 
     def _mark_unchanged(self) -> None:

@@ -13,22 +13,21 @@ from typing import Any
 from intake.core.errors import ParseError
 from intake.core.process import owner
 from intake.core.settings import Settings
-from intake.ingest.assemble import NomineeDraft, assemble, listed_kinds
 from intake.ingest.keys import reading_key
+from intake.ingest.materials import materials_of
 from intake.ingest.outcome import ParseOutcome
-from intake.ingest.overrides import apply_corrections, parsed_identity
 from intake.ingest.pool import parse_one
 from intake.mail import replies
 from intake.mail.classify import Classification, classify
 from parsers.documents import Reading, ReadLimits
 from parsers.mime import ParsedMessage, top_headers
-from parsers.wordcount import WordCount, count_words
-from store.repo import MAX_ATTEMPTS, Attachment, Correction, Flag, Message, Nominee, Repo, Store
+from store.repo import MAX_ATTEMPTS, Attachment, Flag, Material, Message, Repo, Store
 
 log = logging.getLogger(__name__)
 
-# A message's body kept as text for the console (the page shows this much).
+# A message's body kept as text for the console (the page shows this much), and its own words.
 BODY_KEPT = 20000
+OWN_WORDS_KEPT = 4000
 
 
 def process_message(
@@ -119,17 +118,10 @@ def _apply(
     duplicate = repo.earlier_duplicate(message) is not None
     overrides = repo.overrides_for(message.id)
     earlier = message.processed_at is not None
-    corrections_found = repo.corrections_for([n.id for n in message.nominees]) if earlier else []
-    key = reading_key(
-        outcome,
-        settings,
-        duplicate,
-        [(k, o.id, o.value) for k, o in overrides.items()],
-        [(c.id, c.nominee_id) for c in corrections_found],
-    )
+    key = reading_key(outcome, settings, duplicate, [(k, o.id, o.value) for k, o in overrides.items()])
     if earlier and message.state == "processed" and key and (message.info or {}).get("reading") == key:
-        # Read again to the same result, with the same code, settings, corrections and
-        # decisions (a reprocess of an unchanged archive): what is recorded stands as it is.
+        # Read again to the same result, with the same code, settings and decisions (a reprocess
+        # of an unchanged archive): what is recorded stands as it is.
         message.processed_at = datetime.now(UTC)
         message.parse_count = (message.parse_count or 0) + 1
         return
@@ -143,14 +135,8 @@ def _apply(
     by_reading = _store_attachments(repo, store, message, readings)
     if parsed.failure:
         _flag(repo, message, "parse_failed", parsed.failure)
-    kept: dict[tuple[str, str], Nominee] = {}
     if verdict.classification == "submission":
-        kept = _record_submission(repo, message, parsed, readings, verdict, by_reading, corrections_found)
-    for gone in kept.values():
-        repo.delete(gone)  # no longer read from the message
-    if verdict.classification != "submission":
-        for n in list(message.nominees):
-            repo.delete(n)
+        _record_submission(repo, message, parsed, readings, verdict, by_reading)
     _reading_flags(repo, message, parsed, readings)
 
 
@@ -195,9 +181,12 @@ def _classified(
         "headers": parsed.headers,
         "defects": parsed.defects[:20],
         "forwarded": [{"subject": f.subject, "from": f.from_addr} for f in parsed.forwarded[:10]],
-        # The body as text, as the console shows it: the page reads this, never the raw mail.
-        "body": parsed.body_text[:BODY_KEPT],
+        # The sender's own words (no quoted earlier mail): what the campaign reads a 撤回 or an
+        # 以此为准 from, and the names a 补报 gives.
+        "own_words": verdict.own_words[:OWN_WORDS_KEPT],
     }
+    # The body as text, as the console shows it: the page reads this, never the raw mail.
+    message.body_text = parsed.body_text[:BODY_KEPT]
     return verdict
 
 
@@ -208,67 +197,35 @@ def _record_submission(
     readings: list[Reading],
     verdict: Classification,
     by_reading: dict[int, int],
-    corrections_found: list[Correction],
-) -> dict[tuple[str, str], Nominee]:
-    """A submission's nominees, each with the flags its own files raise. Returns the nominees
-    recorded before that this reading no longer finds."""
+) -> None:
+    """A submission's materials (forms, rows of lists, narratives), each with the file it came in;
+    the campaign joins them to their nominees."""
     if not verdict.registered:
         detail = f"发件地址 {parsed.from_addr or '（空）'} 未登记为任何省（区、市）的报送邮箱"
         _flag(repo, message, "sender_unregistered", detail)
-    drafts, unmatched = assemble(readings)
-    kinds_listed = listed_kinds(readings)
+    drafts = materials_of(readings)
     if not drafts and not parsed.failure:
         _flag(repo, message, "nothing_recognised", _nothing_recognised_detail(readings))
-    kept = {parsed_identity(n): n for n in message.nominees}
-    corrections: dict[int, list[Correction]] = {}
-    for c in corrections_found:
-        corrections.setdefault(c.nominee_id or 0, []).append(c)
-    for d in drafts:
-        # The same nominee read again keeps its row and id; corrections and reviews hold on to it.
-        nominee = kept.pop((d.kind, _compact(d.name[:200])), None)
-        if nominee is None:
-            nominee = Nominee(message_pk=message.id, kind=d.kind, name=d.name[:200])
-            repo.add(nominee)
-        _fill(nominee, d, verdict.province, by_reading)
-        if nominee.id in corrections:
-            apply_corrections(nominee, corrections[nominee.id])
-        for code, detail in d.problems(kinds_listed):
-            repo.add(
-                Flag(
-                    scope="nominee",
-                    origin="parse",
-                    code=code,
-                    detail=detail,
-                    nominee=nominee,
-                    province_code=verdict.province,
-                )
+    for position, d in enumerate(drafts):
+        repo.add(
+            Material(
+                message_pk=message.id,
+                attachment_id=by_reading.get(id(d.reading)),
+                position=position,
+                kind=d.kind,
+                person_kind=d.person_kind,
+                name=d.name,
+                key=d.key[:200],
+                birth=d.birth,
+                rank=d.rank,
+                source=d.source,
+                fields=d.fields,
+                words=d.words,
+                chars_nospace=d.chars_nospace,
+                info=d.info,
+                text=d.text,
             )
-    for r in unmatched:
-        _flag(repo, message, "narrative_unmatched", f"{r.filename}：未能对应到推荐对象，请在文件名或标题中注明姓名")
-    return kept
-
-
-def _fill(nominee: Nominee, d: NomineeDraft, province: str | None, by_reading: dict[int, int]) -> None:
-    nominee.kind, nominee.name = d.kind, d.name[:200]
-    nominee.province_code = province
-    nominee.rank = d.rank
-    nominee.source = d.source
-    nominee.fields = {**d.fields, "opinions": [o.__dict__ for o in d.opinions]}
-    nominee.attachment_id = by_reading.get(id(d.reading)) if d.reading else None
-    nominee.narrative_attachment_id = by_reading.get(id(d.narrative)) if d.narrative else None
-    nominee.current = True
-    files = [r.filename for r in d.attachments]
-    if d.narrative is not None and d.narrative.filename not in files:
-        files.append(d.narrative.filename)
-    nominee.info = {
-        "files": files,
-        "listed": d.listed,
-        "has_form": d.has_form,
-        "parsed": {"kind": d.kind, "name": d.name[:200], "rank": d.rank},
-    }
-    wc = _words(d.narrative_text, d.narrative)
-    nominee.narrative_chars = wc.words if wc else None
-    nominee.narrative_chars_nospace = wc.chars_nospace if wc else None
+        )
 
 
 def _reading_flags(repo: Repo, message: Message, parsed: ParsedMessage, readings: list[Reading]) -> None:
@@ -282,19 +239,6 @@ def _reading_flags(repo: Repo, message: Message, parsed: ParsedMessage, readings
             _flag(repo, message, "attachment_unreadable", f"{r.filename}：{r.detail}")
         elif r.status == "scan_only":
             _flag(repo, message, "scan_only", f"{r.filename}：{r.detail}")
-
-
-def _words(text: str, reading: Reading | None) -> WordCount | None:
-    """The narrative's count, as the reader already made it when the text is the whole file's."""
-    if not text:
-        return None
-    if reading is not None and reading.words is not None and text == (reading.narrative_text or reading.text):
-        return reading.words
-    return count_words(text)
-
-
-def _compact(name: str) -> str:
-    return "".join(name.split())
 
 
 def _nothing_recognised_detail(readings: list[Reading]) -> str:

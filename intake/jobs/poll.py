@@ -15,7 +15,7 @@ from email.parser import BytesHeaderParser
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from intake.campaign import rules
+from intake.campaign.rebuild import refresh
 from intake.core.errors import MailboxError, MailboxUnavailable
 from intake.core.process import StopFlag, owner
 from intake.core.progress import Bar, bars
@@ -222,7 +222,7 @@ def finish(
         # A run that processed anything evaluates after its own commits, so whichever process
         # finishes last has seen everyone's (the timestamps alone can miss a commit in flight).
         if result.processed or repo.rules_stale():
-            rules.apply(repo, settings, now)
+            refresh(repo, settings, now)
             repo.mark_rules_applied(result.run_id)
     if mailer is not None and stop:
         mailer.close()

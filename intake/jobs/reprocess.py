@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from intake.campaign import rules
+from intake.campaign.rebuild import refresh
 from intake.core.process import StopFlag
 from intake.core.settings import Settings
 from intake.ingest.keys import recorded_keys
@@ -29,6 +29,6 @@ def reprocess(store: Store, settings: Settings, now: datetime, stop: StopFlag | 
         store, settings, now, items, result, stop, claim=False, label="reprocessing", due=due, recorded=recorded
     )
     with store.session() as repo:
-        rules.apply(repo, settings, now)
+        refresh(repo, settings, now)
         repo.mark_rules_applied(None)
     return result

@@ -20,20 +20,25 @@ BOUNCE_SUBJECT = re.compile(
     r"mail delivery (failed|failure|subsystem)|delivery failure|failure notice|non[- ]?delivery",
     re.I,
 )
-CORRECTION = re.compile(r"更正|修改|以此为准|替换|重新报送|重报|修正|更新版|最终版")
+# A province replacing its whole set of one kind says so in its own words (never in a quoted mail).
+REPLACES = re.compile(r"更正|以此为准|重新报送|重新上报|重报|替换此前|替换原")
 SUPPLEMENT = re.compile(r"补报|补充|增报|追加")
+# A reply that only acknowledges: "收到，谢谢" and the like.
+REPLY_SUBJECT = re.compile(r"^\s*(回复|答复|回覆|re|aw|sv)\s*[:：]", re.I)
+OUR_SUBJECT = re.compile(r"回执|催报|提醒|退回修改|日报")
 DOC_HINT = re.compile(r"推荐|事迹|名单|汇总|申报|材料|表")
 TEXT_HINT = re.compile(r"推荐|事迹|先进|表现突出|非公党建")
 
 
 @dataclass(frozen=True)
 class Classification:
-    classification: str  # submission | auto_reply | bounce | unrelated | duplicate
+    classification: str  # submission | reply | auto_reply | bounce | unrelated | duplicate
     province: str | None
     province_source: str  # sender | subject | attachments | forms | body | ""
     registered: bool
     intent: str  # initial | correction | supplement
     reason: str
+    own_words: str = ""  # the subject (unless a reply's) and the body without what it quotes
 
 
 ROBOT_LOCAL_PARTS = {"mailerdaemon", "postmaster", "mailerdeamon", "maildeliverysystem", "maildeliverysubsystem"}
@@ -133,12 +138,30 @@ def province_in_text(text: str, provinces: tuple[Province, ...]) -> Province | N
     return best[2] if best else None
 
 
-def detect_intent(msg: ParsedMessage, readings: list[Reading]) -> str:
+def reply_to_us(msg: ParsedMessage, settings: Settings) -> bool:
+    """A reply to one of our own mails (a receipt, a reminder, a return, a summary): its
+    In-Reply-To or References name a Message-ID of ours, or (where a client dropped them) its
+    subject is a reply to one of our subjects."""
+    domain = re.escape(settings.smtp.sender_address.rsplit("@", 1)[-1])
+    ours = re.compile(rf"<(receipt\.)?[0-9a-f]{{32}}@{domain}>", re.I)
+    refs = f"{msg.headers.get('in-reply-to', '')} {msg.headers.get('references', '')}"
+    if ours.search(refs):
+        return True
+    return bool(REPLY_SUBJECT.match(msg.subject)) and bool(OUR_SUBJECT.search(msg.subject))
+
+
+def own_words(msg: ParsedMessage, readings: list[Reading], replying: bool) -> str:
+    """What the sender wrote: the subject (a reply's is the earlier mail's), the names of the files
+    it sent, and the body without what it quotes."""
     names = " ".join(r.filename for root in readings for r in root.walk())
-    head = f"{msg.subject} {names} {msg.body_text[:500]}"
-    if CORRECTION.search(head):
+    subject = "" if replying else msg.subject
+    return f"{subject}\n{names}\n{msg.own_text}".strip()
+
+
+def detect_intent(words: str) -> str:
+    if REPLACES.search(words):
         return "correction"
-    if SUPPLEMENT.search(head):
+    if SUPPLEMENT.search(words):
         return "supplement"
     return "initial"
 
@@ -153,32 +176,37 @@ def classify(msg: ParsedMessage, readings: list[Reading], settings: Settings, *,
         original = next((p for f in msg.forwarded if (p := province_by_sender(f.from_addr, provinces))), None)
         province, source = (original, "forwarded") if original else _province_from_content(msg, readings, provinces)
     code = province.code if province else None
-    intent = detect_intent(msg, readings)
+    replying = reply_to_us(msg, settings)
+    words = own_words(msg, readings, replying)
+    intent = detect_intent(words)
 
     def result(kind: str, reason: str) -> Classification:
-        return Classification(kind, code, source, registered is not None, intent, reason)
+        return Classification(kind, code, source, registered is not None, intent, reason, words)
 
     # Structure and headers first: they are set by programs. Words in a subject are weaker than
     # the material itself: a registered sender's forms are a submission whatever the subject says
     # ("…外出务工人员流动党支部书记" is an ordinary phrase here).
     if is_bounce(msg):
-        return result("bounce", "delivery report (structure or the mail system's sender)")
+        return result("bounce", "退信：投递失败报告（由邮件结构或邮件系统的发件人看出）")
     if auto_reply_headers(msg):
-        return result("auto_reply", "automatic reply (RFC 3834 or vendor headers)")
+        return result("auto_reply", "自动回复：邮件头标明为自动发出")
     if duplicate:
-        return result("duplicate", "same Message-ID or content as an earlier message")
+        return result("duplicate", "重复：与此前收到的邮件编号或内容相同")
     own = settings.smtp.sender_address
     if own and msg.from_addr == own:
-        return result("unrelated", "sent from our own address")
+        return result("unrelated", "本邮箱自己发出的邮件")
+    if replying and not readings:
+        # "收到，谢谢": listed for the office on the province's page, never answered.
+        return result("reply", "对本办回执、催报或退回的回复，未带附件：列出备查，不作答复")
     material = form_like(readings)
     if registered is not None and material:
         return result("submission", "")
     if auto_reply_hints(msg):
-        return result("auto_reply", "automatic reply (precedence, list or subject)")
+        return result("auto_reply", "自动回复：群发、邮件列表或自动回复的主题")
     if is_probable_bounce(msg):
-        return result("bounce", "null sender or failed recipients")
+        return result("bounce", "退信：空发件人或列明投递失败的收件人")
     if registered is None and not material:
-        return result("unrelated", "no form-like attachment and not from a registered sender")
+        return result("unrelated", "既无推荐材料，也不是登记的报送邮箱发来")
     return result("submission", "")
 
 

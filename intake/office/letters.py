@@ -36,7 +36,7 @@ def queue_return(
         to = recipient(message)
         if not to or is_robot(to):
             raise ActionError("这封邮件没有可以回复的发件地址")
-        report = message_report(message, settings, Standing(repo, settings))
+        report = message_report(repo, message, settings, Standing(repo, settings))
         listed = (
             problems
             if problems is not None

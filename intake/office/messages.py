@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from intake.campaign import rules
+from intake.campaign.rebuild import refresh
 from intake.core.errors import ActionError
 from intake.core.settings import Settings
 from intake.core.vocabulary import CLASSIFICATIONS, HELD_FOR_PROVINCE, labels
@@ -67,7 +67,7 @@ def assign_province(
             reason.strip(),
         )
         repo.flush()
-        rules.apply(repo, settings, now or datetime.now(UTC))
+        refresh(repo, settings, now or datetime.now(UTC))
 
 
 def reclassify(
@@ -105,4 +105,4 @@ def reclassify(
         # Read again under the new classification; a new submission's receipt is queued with it.
         queue = classification == "submission" and repo.receipt_for(message.id) is None
         process_message(repo, store, message, settings, read_limits(settings), now, queue_receipt=queue)
-        rules.apply(repo, settings, now)
+        refresh(repo, settings, now)

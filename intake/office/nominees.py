@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from intake.campaign import rules
+from intake.campaign.corrections import KINDS, current_value, set_value
+from intake.campaign.rebuild import refresh
 from intake.core.errors import ActionError
 from intake.core.settings import Settings
 from intake.core.vocabulary import FIELD_NAMES, REVIEW_STATES
-from intake.ingest.overrides import KINDS, current_value, set_value
 from intake.office.audit import actor_name, audit
-from store.repo import Correction, Nominee, Repo, Review, Store, User
+from store.repo import Correction, MaterialMove, Nominee, Repo, Review, Store, User
 
 
 def correct_nominee(
@@ -33,7 +33,7 @@ def correct_nominee(
     done: list[str] = []
     with store.session() as repo:
         actor = actor_name(by)
-        nominee = repo.nominee(nominee_id)
+        nominee = repo.nominee_or_alias(nominee_id)
         if nominee is None:
             raise ActionError(f"没有编号为 {nominee_id} 的推荐对象")
         for field, value in changes.items():
@@ -77,7 +77,7 @@ def correct_nominee(
             fields=sorted(changes),
         )
         repo.flush()
-        rules.apply(repo, settings, now or datetime.now(UTC))
+        refresh(repo, settings, now or datetime.now(UTC))
     return done
 
 
@@ -132,12 +132,12 @@ def review_nominee(
         raise ActionError("不予推荐须注明理由")
     with store.session() as repo:
         actor = actor_name(by)
-        nominee = repo.nominee(nominee_id)
+        nominee = repo.nominee_or_alias(nominee_id)
         if nominee is None:
             raise ActionError(f"没有编号为 {nominee_id} 的推荐对象")
         if _set_review(repo, nominee, state, reason.strip(), actor):
             repo.flush()
-            rules.apply(repo, settings, now or datetime.now(UTC))  # a withdrawal changes the quota count
+            refresh(repo, settings, now or datetime.now(UTC))  # a withdrawal changes the quota count
         return _approvals_over_quota(repo, settings, nominee.province_code)
 
 
@@ -175,5 +175,57 @@ def review_province(
                 if _set_review(repo, n, state, note, actor):
                     changed.append(f"{n.name}：{REVIEW_STATES[state]}")
         repo.flush()
-        rules.apply(repo, settings, now or datetime.now(UTC))
+        refresh(repo, settings, now or datetime.now(UTC))
     return changed
+
+
+MATERIAL_TEXT = {"form": "推荐表", "narrative": "事迹材料", "list_row": "汇总表中的一行", "opinion": "意见"}
+
+
+def move_material(
+    store: Store,
+    settings: Settings,
+    message_pk: int,
+    position: int,
+    nominee_id: int,
+    *,
+    by: str | User | None,
+    reason: str,
+    now: datetime | None = None,
+) -> None:
+    """A material belongs to another nominee than the campaign found (or to one where it found
+    none): moved there, on record, and kept across every rebuild and reprocess."""
+    if not reason.strip():
+        raise ActionError("请填写理由")
+    with store.session() as repo:
+        actor = actor_name(by)
+        material = next((x for x in repo.materials_of(message_pk) if x.position == position), None)
+        if material is None:
+            raise ActionError("没有这份材料")
+        target = repo.nominee_or_alias(nominee_id)
+        if target is None:
+            raise ActionError(f"没有编号为 {nominee_id} 的推荐对象")
+        before = repo.nominee(material.nominee_id) if material.nominee_id else None
+        repo.add(
+            MaterialMove(
+                message_pk=message_pk,
+                position=position,
+                kind=material.kind,
+                nominee_id=target.id,
+                by=actor,
+                reason=reason.strip(),
+            )
+        )
+        what = f"{MATERIAL_TEXT.get(material.kind, material.kind)}“{(material.info or {}).get('file', '')}”"
+        audit(
+            repo,
+            actor,
+            "move_material",
+            f"nominee:{target.id}",
+            f"{what}：{before.name if before else '未对应'} → {target.name}",
+            reason.strip(),
+            message=message_pk,
+            position=position,
+        )
+        repo.flush()
+        refresh(repo, settings, now or datetime.now(UTC))

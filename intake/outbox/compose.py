@@ -13,7 +13,7 @@ from intake.core.settings import Settings
 from intake.core.text import display_name, header_text
 from intake.outbox.receipts import build_receipt
 from store.repo import Message as StoredMessage
-from store.repo import OutgoingMail
+from store.repo import OutgoingMail, Repo
 
 
 def wire_bytes(msg: Message) -> bytes:
@@ -50,14 +50,19 @@ def letter(mail: OutgoingMail, settings: Settings, now: datetime) -> EmailMessag
 
 
 def compose(
-    mail: OutgoingMail, message: StoredMessage | None, settings: Settings, now: datetime, standing: Standing
+    repo: Repo,
+    mail: OutgoingMail,
+    message: StoredMessage | None,
+    settings: Settings,
+    now: datetime,
+    standing: Standing,
 ) -> tuple[bytes, str, str]:
     """(the bytes that go out, the subject, the plain text kept on record)."""
     if mail.raw is not None:
         return mail.raw, mail.subject, mail.body
     if mail.kind == "receipt":
         assert message is not None
-        built: Message = build_receipt(message, mail, settings, now, standing)
+        built: Message = build_receipt(repo, message, mail, settings, now, standing)
         subject = f"回执：{header_text(display_name(message.subject or '') or '（无主题）', 200)}"
         return wire_bytes(built), subject, plain_text(built)
     built = letter(mail, settings, now)

@@ -17,7 +17,7 @@ from intake.core.text import display_name, header_text
 from intake.core.time import local
 from intake.core.vocabulary import PROVINCE_UNKNOWN, labels
 from intake.mail.replies import message_ids
-from store.repo import Message, OutgoingMail
+from store.repo import Message, OutgoingMail, Repo
 
 
 def problem_entry(code: str, detail: str, who: str = "") -> dict[str, str]:
@@ -25,10 +25,14 @@ def problem_entry(code: str, detail: str, who: str = "") -> dict[str, str]:
     return {"code": code, "label": labels("flag", code), "detail": detail, "advice": labels("advice", code), "who": who}
 
 
-def message_report(message: Message, settings: Settings, standing: Standing) -> dict[str, Any]:
-    """What one message's receipt (and a return of it) says. ``problems`` are the open ones of the
-    standing (a problem a person checked is not asked of the province); ``notices`` carry what
-    the province should know but need not fix."""
+KIND_ADDED = {"form": "推荐表", "narrative": "事迹材料", "list_row": "汇总表中的一行", "opinion": "意见"}
+
+
+def message_report(repo: Repo, message: Message, settings: Settings, standing: Standing) -> dict[str, Any]:
+    """What one message's receipt (and a return of it) says. ``nominees`` are those this mail
+    brought something to, each with what it added and what their dossier still lacks;
+    ``problems`` are the open ones of the standing (a problem a person checked is not asked of
+    the province); ``notices`` carry what the province should know but need not fix."""
     province = settings.province(message.province_code)
     mine = standing.of_message(message.id)
     problems = [problem_entry(p.code, p.detail, p.who) for p in standing.open_problems(mine)]
@@ -36,18 +40,22 @@ def message_report(message: Message, settings: Settings, standing: Standing) -> 
     if province is None:
         label, advice = PROVINCE_UNKNOWN
         problems.append({"code": "", "label": label, "detail": "", "advice": advice, "who": ""})
-    flags_of = {n: [p.label for p in standing.of_nominee(n)] for n in (x.id for x in message.nominees)}
-    nominees = [
-        {
-            "name": display_name(n.name),
-            "kind": labels("kind", n.kind),
-            "rank": n.rank,
-            "current": n.current,
-            "narrative_chars": n.narrative_chars,
-            "flags": flags_of.get(n.id, []),
-        }
-        for n in message.nominees
-    ]
+    nominees = []
+    for nid, kinds in standing.brought(message.id).items():
+        n = repo.nominee(nid)
+        if n is None:
+            continue
+        nominees.append(
+            {
+                "name": display_name(n.name),
+                "kind": labels("kind", n.kind),
+                "rank": n.rank,
+                "current": n.current,
+                "narrative_chars": n.narrative_chars,
+                "added": "、".join(KIND_ADDED.get(k, k) for k in kinds),
+                "flags": [p.label for p in standing.open_problems(standing.of_nominee(nid))],
+            }
+        )
     attachments = [
         {
             "filename": display_name(a.filename),
@@ -79,9 +87,9 @@ def message_report(message: Message, settings: Settings, standing: Standing) -> 
 
 
 def build_receipt(
-    message: Message, receipt: OutgoingMail, settings: Settings, now: datetime, standing: Standing
+    repo: Repo, message: Message, receipt: OutgoingMail, settings: Settings, now: datetime, standing: Standing
 ) -> MIMEMultipart:
-    report = message_report(message, settings, standing)
+    report = message_report(repo, message, settings, standing)
     context = {
         **report,
         "reference": receipt_reference(receipt, settings),

@@ -144,7 +144,7 @@ def _deliver(
     """Compose (once: the bytes are kept before the send), send, record what the server said."""
     if mail.raw is None:
         try:
-            raw, subject, body = compose(mail, message, settings, now, standing or Standing(repo, settings))
+            raw, subject, body = compose(repo, mail, message, settings, now, standing or Standing(repo, settings))
         except Exception as exc:  # one mail that cannot be written never holds up the others
             mail.state, mail.last_error = "failed", f"无法生成邮件：{type(exc).__name__}: {exc}"[:2000]
             repo.commit()

@@ -3,12 +3,12 @@ it grows, nothing in it is renamed."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from intake.core.settings import Settings
 from intake.core.time import local
-from store.repo import Correction, Flag, Message, Nominee, Repo, Review
+from store.repo import Correction, Flag, Material, Message, Nominee, Repo, Review
 
 
 def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
@@ -16,11 +16,52 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
     nominees = repo.nominees()
     reviews = repo.review_states()
     flags = _flags_by_scope(repo.all_flags(), messages)
+    dossiers, joined = _dossiers(repo.materials(), {m.id: m for m in messages}, settings)
+    out_nominees = _nominees(repo, settings, nominees, messages, reviews, flags["nominee"])
+    for n in out_nominees:
+        n["dossier"] = dossiers.get(n["id"], [])
+    out_messages = []
+    for m in messages:
+        out = _message(m, settings, flags["message"].get(m.id, []))
+        out["joined"] = [{"nominee": nid, "kinds": kinds} for nid, kinds in joined.get(m.id, {}).items()]
+        out_messages.append(out)
     return {
         "provinces": _provinces(settings, nominees, reviews, flags["province"]),
-        "nominees": _nominees(repo, settings, nominees, messages, reviews, flags["nominee"]),
-        "messages": [_message(m, settings, flags["message"].get(m.id, [])) for m in messages],
+        "nominees": out_nominees,
+        "messages": out_messages,
     }
+
+
+def _dossiers(
+    materials: list[Material], messages: dict[int, Message], settings: Settings
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, dict[int, list[str]]]]:
+    """Each nominee's materials from every mail, in the order the mails arrived; and what each
+    message added to which nominee."""
+    dossiers: dict[int, list[dict[str, Any]]] = {}
+    joined: dict[int, dict[int, list[str]]] = {}
+    ordered = sorted(materials, key=lambda x: (_arrival(messages.get(x.message_pk)), x.message_pk, x.position))
+    for x in ordered:
+        owners = (x.info or {}).get("nominees") or ([x.nominee_id] if x.nominee_id else [])
+        for nid in owners:
+            m = messages.get(x.message_pk)
+            dossiers.setdefault(nid, []).append(
+                {
+                    "kind": x.kind,
+                    "message": x.message_pk,
+                    "file": (x.info or {}).get("file", ""),
+                    "at": _iso(local(m.received_at, settings.campaign.tz)) if m else None,
+                    "replaced_by": x.replaced_by,
+                }
+            )
+            kinds = joined.setdefault(x.message_pk, {}).setdefault(nid, [])
+            if x.kind not in kinds:
+                kinds.append(x.kind)
+    return dossiers, joined
+
+
+def _arrival(m: Message | None) -> datetime:
+    moment = (m.received_at or m.created_at) if m is not None else None
+    return moment or datetime.min.replace(tzinfo=UTC)
 
 
 def _flags_by_scope(flags: list[Flag], messages: list[Message]) -> dict[str, dict[Any, list[str]]]:

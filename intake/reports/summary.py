@@ -92,11 +92,13 @@ def build_summary(repo: Repo, settings: Settings, day: date, now: datetime) -> S
         deadline=deadline,
         days_left=(deadline.date() - day).days,
         rows=standing.rows(since, until),
-        nominees=[_nominee(n, m, standing, settings) for m in messages for n in m.nominees],
+        nominees=[
+            _nominee(n, by_id[n.message_pk], standing, settings) for n in repo.nominees() if n.message_pk in by_id
+        ],
         problems=[
             _problem(p, by_id.get(p.message_id or 0), settings) for p in standing.open_problems(standing.all_standing())
         ],
-        messages=[_message(m, settings) for m in messages],
+        messages=[_message(m, settings, standing) for m in messages],
         total_quota_individuals=settings.quota_individuals,
         total_quota_units=settings.quota_units,
         set_aside=[
@@ -144,7 +146,7 @@ def _problem(p: Problem, m: StoredMessage | None, settings: Settings) -> dict[st
     }
 
 
-def _message(m: StoredMessage, settings: Settings) -> dict[str, Any]:
+def _message(m: StoredMessage, settings: Settings, standing: Standing) -> dict[str, Any]:
     return {
         "received": local(m.received_at, settings.campaign.tz),
         "from": m.from_addr,
@@ -152,7 +154,7 @@ def _message(m: StoredMessage, settings: Settings) -> dict[str, Any]:
         "classification": labels("classification", m.classification or m.state),
         "province": _province_name(settings, m.province_code),
         "attachments": len(m.attachments),
-        "nominees": len(m.nominees),
+        "nominees": len(standing.brought(m.id)),
         "flags": "、".join(labels("flag", f.code) for f in m.flags),
         "receipt": labels("receipt", m.receipt.state) if m.receipt else "",
         "receipt_to": m.receipt.to_addr if m.receipt else "",

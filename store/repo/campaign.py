@@ -5,11 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import selectinload
 
-from store.models import Attachment, Flag, Message, Nominee, OutgoingMail, Run
-from store.repo.base import RepoBase
+from store.models import (
+    Attachment,
+    Correction,
+    Flag,
+    FlagCheck,
+    Material,
+    MaterialMove,
+    Message,
+    Nominee,
+    NomineeAlias,
+    OutgoingMail,
+    Review,
+    Run,
+)
+from store.repo.base import RepoBase, chunks
 
 # Files a person should see even on mail that was set aside.
 OFFICE_TYPES = ("docx", "doc", "wps", "xlsx", "xls", "et", "pdf")
@@ -107,6 +120,14 @@ class CampaignRepo(RepoBase):
                     ).order_by(Flag.id)
                 ).all()
             ),
+            # What each message brought to which nominee (a material shared by several: in its info).
+            "joined": list(
+                self.s.execute(
+                    select(Material.message_pk, Material.nominee_id, Material.kind, Material.info).where(
+                        Material.nominee_id.is_not(None)
+                    )
+                ).all()
+            ),
         }
 
     def waiting_for_people(self) -> dict[str, Any]:
@@ -169,3 +190,98 @@ class CampaignRepo(RepoBase):
             "receipts_queued": int(queued or 0),
             "failed_mail": [tuple(row) for row in failed_mail],
         }
+
+    # ------------------------------------------------------------------ dossiers
+
+    def submissions_for_campaign(self) -> list[tuple[int, str | None, Any, Any, str, str]]:
+        """Every processed submission: (id, province, received_at, created_at, intent, own words)."""
+        rows = self.s.execute(
+            select(
+                Message.id,
+                Message.province_code,
+                Message.received_at,
+                Message.created_at,
+                Message.intent,
+                Message.info,
+            ).where(Message.state == "processed", Message.classification == "submission")
+        ).all()
+        return [
+            (pk, prov, rec, made, intent or "", str((info or {}).get("own_words", "")))
+            for pk, prov, rec, made, intent, info in rows
+        ]
+
+    def materials(self) -> list[Material]:
+        """Every material of every message (their texts left in the database)."""
+        return list(self.s.scalars(select(Material).order_by(Material.message_pk, Material.position)))
+
+    def material_texts(self, pks: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in chunks(pks):
+            out.update(dict(self.s.execute(select(Material.id, Material.text).where(Material.id.in_(chunk))).all()))
+        return out
+
+    def materials_of(self, message_pk: int) -> list[Material]:
+        return list(
+            self.s.scalars(select(Material).where(Material.message_pk == message_pk).order_by(Material.position))
+        )
+
+    def dossier(self, nominee_id: int) -> list[tuple[Material, Message]]:
+        """A nominee's materials from every mail, in the order the mails arrived (a file holding
+        several nominees' narratives names them all in its info)."""
+        stmt = (
+            select(Material, Message)
+            .join(Message, Message.id == Material.message_pk)
+            .where(Material.nominee_id.is_not(None))
+            .order_by(Message.received_at, Message.id, Material.position)
+        )
+        return [
+            (m, msg)
+            for m, msg in self.s.execute(stmt).all()
+            if m.nominee_id == nominee_id or nominee_id in ((m.info or {}).get("nominees") or [])
+        ]
+
+    def unmatched_materials(self, province: str) -> list[tuple[Material, Message]]:
+        """A province's materials that joined no nominee (a narrative naming nobody, or two people)."""
+        stmt = (
+            select(Material, Message)
+            .join(Message, Message.id == Material.message_pk)
+            .where(Material.nominee_id.is_(None), Message.province_code == province, Message.state == "processed")
+            .order_by(Message.received_at, Message.id, Material.position)
+        )
+        return [(m, msg) for m, msg in self.s.execute(stmt).all()]
+
+    def material_moves(self) -> list[MaterialMove]:
+        return list(self.s.scalars(select(MaterialMove).order_by(MaterialMove.id)))
+
+    def aliases(self) -> dict[int, int]:
+        return dict(self.s.execute(select(NomineeAlias.alias_id, NomineeAlias.nominee_id)).all())
+
+    def nominee_or_alias(self, pk: int) -> Nominee | None:
+        """The nominee with this id, or the one it was merged into."""
+        found = self.s.get(Nominee, pk)
+        if found is not None:
+            return found
+        alias = self.s.get(NomineeAlias, pk)
+        return self.s.get(Nominee, alias.nominee_id) if alias is not None else None
+
+    def merge_nominee(self, old: int, into: int) -> None:
+        """Two records found to be one person: ``old`` becomes an alias of ``into``, and its
+        corrections, reviews, moves, checks and aliases go with it."""
+        for model, column in (
+            (Correction, Correction.nominee_id),
+            (Review, Review.nominee_id),
+            (MaterialMove, MaterialMove.nominee_id),
+        ):
+            self.s.execute(update(model).where(column == old).values({column.key: into}))
+        self.s.execute(update(NomineeAlias).where(NomineeAlias.nominee_id == old).values(nominee_id=into))
+        for check in self.s.scalars(select(FlagCheck).where(FlagCheck.key.like(f"nominee|%|{old}|%"))):
+            scope, code, mid, _nid, province = check.key.split("|")
+            check.key = "|".join((scope, code, mid, str(into), province))
+        self.s.execute(delete(Flag).where(Flag.nominee_id == old))
+        self.s.execute(update(Material).where(Material.nominee_id == old).values(nominee_id=into))
+        self.s.flush()
+        self.s.execute(delete(Nominee).where(Nominee.id == old))
+        self.s.add(NomineeAlias(alias_id=old, nominee_id=into))
+
+    def clear_dossier_flags(self) -> None:
+        self.s.execute(delete(Flag).where(Flag.origin == "dossier"))

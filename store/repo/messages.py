@@ -12,9 +12,9 @@ from sqlalchemy.orm import selectinload
 
 from store.models import (
     Attachment,
-    Correction,
     Flag,
     MailboxState,
+    Material,
     Message,
     MessageLocation,
     MessageOverride,
@@ -246,16 +246,14 @@ class MessagesRepo(RepoBase):
         return self.s.scalar(select(Message).where(cond, Message.id < message.id).order_by(Message.id).limit(1))
 
     def clear_parse_results(self, message: Message) -> None:
-        """Flags and attachments go; nominees stay, to be matched with what the new parse finds
-        (their ids are what corrections and reviews hold on to)."""
-        self.s.execute(delete(Flag).where(Flag.message_pk == message.id))
-        nominee_ids = select(Nominee.id).where(Nominee.message_pk == message.id)
-        self.s.execute(delete(Flag).where(Flag.nominee_id.in_(nominee_ids)))
-        self.s.execute(
-            update(Nominee)
-            .where(Nominee.message_pk == message.id)
-            .values(attachment_id=None, narrative_attachment_id=None)
-        )
+        """What a reading of the message recorded goes: its flags, materials and attachments. The
+        nominees stay (their ids are what corrections and reviews hold on to): the campaign joins
+        the new materials to them again."""
+        self.s.execute(delete(Flag).where(Flag.message_pk == message.id, Flag.scope == "message"))
+        self.s.execute(delete(Material).where(Material.message_pk == message.id))
+        attachments = select(Attachment.id).where(Attachment.message_pk == message.id)
+        for column in (Nominee.attachment_id, Nominee.narrative_attachment_id):
+            self.s.execute(update(Nominee).where(column.in_(attachments)).values({column.key: None}))
         self.s.execute(update(Attachment).where(Attachment.message_pk == message.id).values(parent_id=None))
         self.s.execute(delete(Attachment).where(Attachment.message_pk == message.id))
         self.s.expire(message)
@@ -307,22 +305,11 @@ class MessagesRepo(RepoBase):
     def message_subjects(self) -> list[tuple[int, str]]:
         return [(pk, subject) for pk, subject in self.s.execute(select(Message.id, Message.subject))]
 
-    def decisions_by_message(
-        self,
-    ) -> tuple[dict[int, list[tuple[str, int, str]]], dict[int, list[tuple[int, int | None]]]]:
-        """Every message's overrides (field, id, value) and the corrections of its nominees (id,
-        nominee id, in the order they were made), keyed by message, in two queries."""
+    def overrides_by_message(self) -> dict[int, list[tuple[str, int, str]]]:
+        """Every message's overrides (field, id, value), keyed by message, in one query."""
         overrides: dict[int, list[tuple[str, int, str]]] = {}
         for pk, fld, oid, value in self.s.execute(
             select(MessageOverride.message_pk, MessageOverride.field, MessageOverride.id, MessageOverride.value)
         ):
             overrides.setdefault(pk, []).append((fld, oid, value))
-        corrections: dict[int, list[tuple[int, int | None]]] = {}
-        stmt = (
-            select(Nominee.message_pk, Correction.id, Correction.nominee_id)
-            .join(Nominee, Correction.nominee_id == Nominee.id)
-            .order_by(Correction.id)
-        )
-        for pk, cid, nid in self.s.execute(stmt):
-            corrections.setdefault(pk, []).append((cid, nid))
-        return overrides, corrections
+        return overrides

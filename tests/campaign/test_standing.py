@@ -58,7 +58,7 @@ def _answers_agree(store: Store, settings: Settings) -> dict[str, list[str]]:
                 continue
             page = message_page(repo, settings, m.id)
             assert page is not None
-            report = message_report(m, settings, standing)
+            report = message_report(repo, m, settings, standing)
             assert sorted(page["problems"]) == sorted(_line(x) for x in report["problems"]), m.subject
             assert all(line in opened[m.province_code] for line in page["problems"]), m.subject
     return opened

@@ -156,13 +156,14 @@ def build_mailbox() -> tuple[list[tuple[bytes, datetime]], dict[str, dict[str, o
         people=[Person("冯伟", "男", f"长春市南关区{DEPT}科长"), Person("邓丽", "女", f"长春市朝阳区{DEPT}科员")],
     )
     add(build_message(jl_first, rng), "submission", "jl")
+    # A correction in its own words, with its list: the list is the province's set from now on.
     jl_fix = Submission(
         "吉林省",
         "fgdj-jl@aic.example.cn",
-        people=[Person("曹明", "男", f"吉林市船营区{DEPT}所长")],
+        people=[Person("曹明", "男", f"吉林市船营区{DEPT}所长", rank=1)],
         subject="吉林省推荐材料（更正，以此为准）",
     )
-    add(build_message(jl_fix, rng), "submission", "jl", message_flags={"supersedes_earlier"})
+    add(build_message(jl_fix, rng, with_list=True), "submission", "jl", message_flags={"supersedes_earlier"})
 
     add(auto_reply("fgdj-gd@aic.example.cn", rng), "auto_reply", "gd")
     bounce = (

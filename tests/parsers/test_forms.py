@@ -17,7 +17,7 @@ from intake.dev.samples import Person, individual_form
 from parsers.labels import normalise_label, parse_rank
 from parsers.sniff import sniff
 from parsers.wordcount import count_words
-from tests.conftest import read_as_pipeline
+from tests.conftest import one_message_dossiers, read_as_pipeline
 
 
 def _save(doc) -> bytes:  # type: ignore[no-untyped-def]
@@ -290,12 +290,9 @@ def test_deleted_text_is_not_read() -> None:
 
 
 def test_several_nominees_with_a_summary_list_are_not_counted_twice() -> None:
-    from intake.ingest.assemble import assemble
-
     forms = read_as_pipeline("个人推荐表.docx", "", several_in_one_file())
     lst = read_as_pipeline("汇总.xlsx", "", excel_list())
-    drafts, _ = assemble([forms, lst])
-    names = sorted(d.name for d in drafts)
+    names = sorted(one_message_dossiers([forms, lst]))
     assert names == sorted(["周杰", "吴静", "郑强", "何军", "某县市场监督管理局", "高磊"])
 
 

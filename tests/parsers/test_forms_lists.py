@@ -12,8 +12,7 @@ import pytest
 from docx import Document
 from openpyxl.styles import Border, PatternFill, Side
 
-from intake.ingest.assemble import assemble, listed_kinds
-from tests.conftest import read_as_pipeline
+from tests.conftest import one_message_dossiers, read_as_pipeline
 from tests.servers import require
 
 MIXED = [
@@ -250,19 +249,18 @@ def test_list_only_and_list_beside_forms() -> None:
     from intake.dev.samples import Person, individual_form
 
     only = [read_as_pipeline("推荐汇总表.xlsx", "", mixed_list_xlsx())]
-    drafts, _ = assemble(only)
-    assert len(drafts) == len(MIXED)
-    assert {d.source for d in drafts} == {"list"}
-    kinds = listed_kinds(only)
-    assert {c for d in drafts for c, _ in d.problems(kinds)} == {"form_missing"}
+    listed = one_message_dossiers(only)
+    assert len(listed) == len(MIXED)
+    assert {got.source for got, _ in listed.values()} == {"list"}
+    assert {c for _, problems in listed.values() for c, _ in problems} == {"form_missing"}
 
     people = [Person("王喆", "男", "某市市场监督管理局副局长", 1), Person("赵强", "男", "某县市场监督管理局局长", 4)]
-    beside = [*only, read_as_pipeline("附件2：个人推荐表.docx", "", individual_form(people, "浙江省"))]
-    drafts, _ = assemble(beside)
-    by_name = {d.name: d for d in drafts}
-    assert len(drafts) == len(MIXED) + 1  # one nominee each: 王喆 is listed and has a form
-    kinds = listed_kinds(beside)
-    assert by_name["王喆"].problems(kinds) == [] and by_name["王喆"].source == "form"
-    assert by_name["王喆"].fields["phone"]  # from the form
-    assert [c for c, _ in by_name["赵强"].problems(kinds)] == ["not_listed"]
-    assert [c for c, _ in by_name["李堃"].problems(kinds)] == ["form_missing"]
+    beside = one_message_dossiers(
+        [*only, read_as_pipeline("附件2：个人推荐表.docx", "", individual_form(people, "浙江省"))]
+    )
+    assert len(beside) == len(MIXED) + 1  # one nominee each: 王喆 is listed and has a form
+    wang, wang_problems = beside["王喆"]
+    assert wang_problems == [] and wang.source == "form"
+    assert wang.fields["phone"]  # from the form
+    assert [c for c, _ in beside["赵强"][1]] == ["not_listed"]
+    assert [c for c, _ in beside["李堃"][1]] == ["form_missing"]

@@ -300,7 +300,7 @@ def test_people_work_survives_reprocess_and_shows_everywhere(deployment, tmp_pat
     assert "王吉 → 王喆" in audit and "已电话确认" in audit and "江苏省来电确认" in audit
     with store.session() as repo:
         # The check holds across the reprocess: the flag is there, and checked.
-        from intake.ingest.overrides import flag_key
+        from intake.core.keys import flag_key
 
         flags = [f for f in repo.all_flags() if f.code == "narrative_too_long"]
         keys = repo.flag_checks()

@@ -10,6 +10,7 @@ from intake.campaign.standing import Standing
 from intake.core.settings import Settings
 from intake.core.text import display_name
 from intake.core.vocabulary import labels
+from intake.outbox.receipts import KIND_ADDED
 from intake.web.pages.common import nominee_row
 from store.repo import Attachment, Repo
 
@@ -36,9 +37,13 @@ def message_page(repo: Repo, settings: Settings, pk: int) -> dict[str, Any] | No
         "reason": info.get("reason", ""),
         "province": p.name if p else "未确定",
         "province_code": m.province_code,
-        "body": _body(m.state, info),
+        "body": _body(m.state, m.body_text, info),
         "attachments": [_attachment(a, by_id) for a in m.attachments],
-        "nominees": [nominee_row(n, settings, standing, m) for n in m.nominees],
+        "nominees": [
+            {**nominee_row(n, settings, standing, m), "added": "、".join(KIND_ADDED.get(k, k) for k in kinds)}
+            for nid, kinds in standing.brought(m.id).items()
+            if (n := repo.nominee(nid)) is not None
+        ],
         "flags": [x.view() for x in problems],
         "notices": [x.view() for x in mine if x.informational],
         "problems": [x.line() for x in standing.open_problems(mine)],
@@ -50,10 +55,10 @@ def message_page(repo: Repo, settings: Settings, pk: int) -> dict[str, Any] | No
     }
 
 
-def _body(state: str, info: dict[str, Any]) -> str:
+def _body(state: str, body: str, info: dict[str, Any]) -> str:
     """Text only (an HTML body was turned into text when the message was read), as recorded."""
-    if "body" in info:
-        return str(info["body"])
+    if body or "own_words" in info:
+        return body
     if state in ("new", "processing"):
         return "（邮件尚未读取，读取后显示正文）"
     return "（正文未记录：重新处理后显示）"

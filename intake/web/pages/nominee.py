@@ -9,6 +9,7 @@ from intake.campaign.standing import Standing
 from intake.core.settings import Settings
 from intake.core.text import display_name
 from intake.core.vocabulary import FIELD_NAMES, FIELD_ORDER, REVIEW_STATES, field_label
+from intake.office.nominees import MATERIAL_TEXT
 from intake.reports.export import nominee_fields
 from intake.web.pages.common import nominee_row
 from store.repo import Nominee, Repo
@@ -24,7 +25,7 @@ def _files(n: Nominee, attachments: dict[int, Any]) -> list[dict[str, Any]]:
 
 
 def nominee_page(repo: Repo, settings: Settings, pk: int) -> dict[str, Any] | None:
-    n = repo.nominee(pk)
+    n = repo.nominee_or_alias(pk)
     if n is None:
         return None
     m = repo.message(n.message_pk)
@@ -61,4 +62,32 @@ def nominee_page(repo: Repo, settings: Settings, pk: int) -> dict[str, Any] | No
         ],
         "correctable": list(FIELD_NAMES.items()),
         "subject": display_name(m.subject) if m else "",
+        "dossier": dossier_rows(repo, n.id),
+        "others": [
+            {"id": o.id, "name": display_name(o.name)}
+            for o in repo.nominees()
+            if o.province_code == n.province_code and o.id != n.id
+        ],
     }
+
+
+def dossier_rows(repo: Repo, nominee_id: int) -> list[dict[str, Any]]:
+    """The nominee's materials from every mail, in the order the mails came: what each is, which
+    file of which mail, and what replaced it."""
+    subjects = dict(repo.message_subjects())
+    rows = []
+    for x, message in repo.dossier(nominee_id):
+        rows.append(
+            {
+                "kind": MATERIAL_TEXT.get(x.kind, x.kind),
+                "file": display_name((x.info or {}).get("file", "")),
+                "attachment_id": x.attachment_id,
+                "message_id": message.id,
+                "subject": display_name(message.subject) or "（无主题）",
+                "at": message.received_at,
+                "position": x.position,
+                "replaced_by": x.replaced_by,
+                "replaced_subject": display_name(subjects.get(x.replaced_by or 0, "")),
+            }
+        )
+    return rows

@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from intake.core.errors import ActionError
 from intake.core.vocabulary import CAN_CHANGE, REVIEW_STATES, labels
-from intake.office.nominees import correct_nominee, review_nominee
+from intake.office.nominees import correct_nominee, move_material, review_nominee
 from intake.web import previews
-from intake.web.auth import act, not_found, page
+from intake.web.auth import act, local_target, not_found, page
 from intake.web.console import console
 from intake.web.pages.nominee import nominee_page
 from intake.web.pages.nominees import NomineeFilter, nominees_list, nominees_workbook
@@ -105,7 +106,30 @@ async def review(request: Request, user: User, form: dict[str, str]) -> Response
     )
 
 
+@page(CAN_CHANGE)
+async def move(request: Request, user: User, form: dict[str, str]) -> Response:
+    """A material moved to the nominee it belongs to (from a nominee's page or a province's)."""
+    c = console(request)
+    back = local_target(form.get("back", "/"))
+
+    def run() -> None:
+        try:
+            message, position, target = (
+                int(form.get("message", "")),
+                int(form.get("position", "")),
+                int(form.get("to", "")),
+            )
+        except ValueError as exc:
+            raise ActionError("请选择材料和要归入的推荐对象") from exc
+        move_material(
+            c.store, c.settings, message, position, target, by=user, reason=form.get("reason", ""), now=c.now()
+        )
+
+    return await act(request, user, back, run)
+
+
 routes = [
+    Route("/materials/move", move, methods=["POST"]),
     Route("/nominees", nominees),
     Route("/nominees.xlsx", nominees_xlsx),
     Route("/nominees/{id:int}", nominee),
