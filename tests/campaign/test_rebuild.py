@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -227,6 +228,74 @@ def test_materials_arriving_over_several_mails_fill_one_dossier(dovecot: Dovecot
     ]
 
 
+def test_the_peers_real_mail_beside_a_province_supplement(dovecot: Dovecot, smtp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The peers' real messages, every sender registered for one province, arrive between that
+    province's forms and its 补报 narrative: each is kept and classified, none answered twice,
+    nobody is recorded twice, the narrative still joins its nominee, and reprocess rebuilds the
+    same dossiers."""
+    import email
+    import email.policy
+    from email.utils import getaddresses
+
+    from tests.conftest import require_corpus
+
+    peers = [p.read_bytes() for p in require_corpus()]
+    senders: set[str] = set()
+    for raw in peers:
+        headers = email.message_from_bytes(raw.split(b"\r\n\r\n")[0], policy=email.policy.compat32)
+        for _, address in getaddresses([str(v) for v in headers.get_all("From") or []]):
+            if re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", address.lower()):
+                senders.add(address.lower())
+    provinces = [{**p, "senders": [*p["senders"], *sorted(senders)]} if p["code"] == "gz" else p for p in PROVINCES]
+    c = Campaign(dovecot, smtp, tmp_path)
+    write_config(
+        c.cfg,
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'intake.db'}"},
+            "archive": {"path": str(tmp_path / "archive")},
+            "mailbox": dovecot.mailbox_settings(password_env="IMAP_PW"),
+            "smtp": {"host": "127.0.0.1", "port": smtp[1], "security": "none", "username": ""},
+            "receipts": {"per_sender_per_hour": 1000},
+            "provinces": provinces,
+        },
+    )
+    rng = random.Random(106)
+    people = [
+        Person("吴杰", "男", f"贵阳市南明区{DEPT}科长", rank=1),
+        Person("曹志强", "男", f"遵义市{DEPT}所长", rank=2),
+    ]
+    c.arrive(
+        _mail("gz", "贵州省推荐材料", [("附件2：个人推荐表.docx", individual_form(people, "贵州省"))]), *peers[:53]
+    )
+    c.arrive(
+        *peers[53:],
+        _mail("gz", "贵州省补报事迹材料（吴杰）", [("吴杰同志事迹材料.docx", narrative_doc("吴杰", 900, rng))]),
+    )
+
+    export = c.export()
+    assert len(export["messages"]) == len(peers) + 2
+    gz = [n for n in export["nominees"] if n["province"] == "gz"]
+    assert sorted(n["name"] for n in gz if n["current"]) == sorted({n["name"] for n in gz if n["current"]})
+    wu = c.nominee("吴杰")
+    assert [x["kind"] for x in wu["dossier"]] == ["form", "narrative"] and "narrative_missing" not in wu["flags"]
+    assert "narrative_missing" in c.nominee("曹志强")["flags"]
+    sent = [r.message["Message-ID"] for r in c.handler.received]
+    assert (
+        len(sent) == len(set(sent)) == sum(1 for m in export["messages"] if (m["receipt"] or {}).get("state") == "sent")
+    )
+    replies = [m for m in export["messages"] if m["classification"] == "reply"]
+    assert all(m["receipt"] is None for m in replies)
+
+    c.intake("reprocess")
+    again = c.export()
+    assert [(n["id"], n["name"], n["current"], n["dossier"]) for n in again["nominees"]] == [
+        (n["id"], n["name"], n["current"], n["dossier"]) for n in export["nominees"]
+    ]
+    assert [(m["id"], m["classification"], m["joined"]) for m in again["messages"]] == [
+        (m["id"], m["classification"], m["joined"]) for m in export["messages"]
+    ]
+
+
 def _subject(received: Any) -> str:
     return str(make_header(decode_header(received.message["Subject"])))
 
@@ -302,7 +371,8 @@ def test_a_campaign_of_400_mails_with_supplements_spread_over_days(tmp_path: Pat
     for code, pname in provinces:
         missing = [n for n in people[code] if n not in sent_narrative]
         while missing:
-            batch, missing = missing[: rng.randint(1, 3)], missing[3:]
+            k = rng.randint(1, 3)
+            batch, missing = missing[:k], missing[k:]
             late = [n for n in batch if rng.random() < 0.8]  # a fifth never come
             if not late:
                 continue
