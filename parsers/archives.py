@@ -1,4 +1,7 @@
-"""Archives: zip (GBK member names), 7z. Bounded in members, size and depth; names neutralised.
+"""Archives: zip (GBK member names), 7z, RAR 4 and 5 (``rarfile``, with Debian's ``unar`` or
+``bsdtar`` unpacking compressed members). Bounded in members, size and depth; names neutralised.
+A member that is encrypted, or cannot be unpacked, comes back as a member with a problem and no
+bytes, so each is named and flagged on its own.
 
 One :class:`Budget` per message bounds everything unpacked from it, at every level of nesting: a
 zip of zips shares the budget of the message it came in, and no member is decompressed past what is
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import py7zr
+import rarfile
 from py7zr.exceptions import ArchiveError, Bad7zFile, PasswordRequired, UnsupportedCompressionMethodError
 from py7zr.io import BytesIOFactory
 
@@ -60,19 +64,23 @@ class Budget:
         return True
 
 
+ENCRYPTED_ARCHIVE = "压缩包设有密码，请发送不加密的压缩包或直接发送文件"
+
+
 @dataclass
 class Member:
     name: str
     payload: bytes
+    problem: str = ""  # why it was not unpacked (encrypted, damaged): read as an unreadable file
 
 
 @dataclass
 class Expanded:
     members: Iterator[Member] | list[Member] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # members that could not be read
     skipped: list[str] = field(default_factory=list)  # members left unread because of a limit
     failed: str | None = None  # the archive could not be opened at all
     limit: bool = False  # ... because of a limit
+    technical: str = ""  # the library's own words on a failure, for the office
 
 
 def oversized_part(zf: zipfile.ZipFile, streamed: tuple[str, ...] = ()) -> zipfile.ZipInfo | None:
@@ -140,6 +148,8 @@ def expand(payload: bytes, kind: str, limits: ArchiveLimits, budget: Budget | No
         return _expand_zip(payload, limits, budget)
     if kind == "7z":
         return _expand_7z(payload, limits, budget)
+    if kind == "rar":
+        return _expand_rar(payload, limits, budget)
     return Expanded(failed=f"不支持{kind.upper()}格式的压缩包，请直接发送文件或改用ZIP压缩")
 
 
@@ -174,7 +184,7 @@ def _zip_members(
         for index, info in enumerate(infos):
             name = safe_name(_zip_name(info, decoded))
             if info.flag_bits & 0x1:
-                out.problems.append(f"{name}：已加密，无法读取")
+                yield Member(name, b"", ENCRYPTED_ARCHIVE)
                 continue
             rest = len(infos) - index - 1
             over = f"解压后超过每封邮件 {_mib(budget.total)} 的上限，{name} 及其后 {rest} 个文件未读取"
@@ -184,7 +194,7 @@ def _zip_members(
             try:
                 data = _read_bounded(zf, info, budget)
             except ZIP_ERRORS:
-                out.problems.append(f"{name}：无法解压")
+                yield Member(name, b"", "压缩包中的这个文件已损坏，无法解压")
                 continue
             if data is None:
                 out.skipped.append(over)
@@ -210,13 +220,14 @@ def _expand_7z(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expande
                 out.failed = f"7Z压缩包内有 {len(infos)} 个文件，超过 {limits.members} 个的上限，未解压"
                 out.limit = True
                 return out
+            if archive.needs_password():
+                # The names are readable, the contents are not: each member named as encrypted.
+                out.members = [Member(safe_name(i.filename), b"", ENCRYPTED_ARCHIVE) for i in infos]
+                return out
             declared = sum(int(i.uncompressed or 0) for i in infos)
             if declared > budget.left:
                 out.failed = f"7Z压缩包解压后为 {_mib(declared)}，超过每封邮件 {_mib(budget.total)} 的上限，未解压"
                 out.limit = True
-                return out
-            if archive.needs_password():
-                out.failed = "7Z压缩包已加密，无法读取"
                 return out
             # The factory stops writing at its limit, whatever the headers declared.
             factory = BytesIOFactory(budget.left)
@@ -230,10 +241,11 @@ def _expand_7z(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expande
                     break
                 members.append(Member(safe_name(name), data))
             out.members = members
+    except PasswordRequired:
+        out.failed = ENCRYPTED_ARCHIVE  # the names themselves are encrypted
     except (
         Bad7zFile,
         ArchiveError,
-        PasswordRequired,
         UnsupportedCompressionMethodError,
         OSError,
         ValueError,
@@ -241,6 +253,95 @@ def _expand_7z(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expande
         KeyError,
         IndexError,
         TypeError,
-    ):
+    ) as exc:
         out.failed = "7Z压缩包已损坏，无法解压"
+        out.technical = f"{type(exc).__name__}: {exc}"[:2000]
     return out
+
+
+RAR_DAMAGED = "RAR压缩包已损坏，无法解压"
+
+
+def _expand_rar(payload: bytes, limits: ArchiveLimits, budget: Budget) -> Expanded:
+    out = Expanded()
+    try:
+        archive = rarfile.RarFile(io.BytesIO(payload), charset="gb18030")
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+    except rarfile.NeedFirstVolume:
+        out.failed = "这是分卷压缩包中的一卷，无法单独解压：请发送不分卷的压缩包或直接发送文件"
+        return out
+    except rarfile.PasswordRequired:
+        out.failed = ENCRYPTED_ARCHIVE
+        return out
+    except (rarfile.Error, OSError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
+        out.failed, out.technical = RAR_DAMAGED, f"{type(exc).__name__}: {exc}"[:2000]
+        return out
+    if not infos:
+        # The names themselves encrypted, or nothing rarfile could make out (it passes over a
+        # damaged header without a word).
+        out.failed = ENCRYPTED_ARCHIVE if archive.needs_password() else "RAR压缩包已损坏或其中没有文件，无法解压"
+        return out
+    if len(infos) > limits.members:
+        out.skipped.append(f"压缩包内有 {len(infos)} 个文件，只读取了前 {limits.members} 个")
+        infos = infos[: limits.members]
+    out.members = _rar_members(archive, infos, budget, out)
+    return out
+
+
+def rar_program() -> str | None:
+    """The program rarfile unpacks compressed RAR members with (unrar, unar, 7z or bsdtar), or None
+    when none is installed (stored members are still read; compressed ones are named unread)."""
+    try:
+        setup = rarfile.tool_setup(force=True)
+    except rarfile.RarCannotExec:
+        return None
+    command = setup.setup.get("open_cmd") or ("",)
+    tool = str(command[0])
+    return {"UNRAR_TOOL": rarfile.UNRAR_TOOL, "UNAR_TOOL": rarfile.UNAR_TOOL, "BSDTAR_TOOL": rarfile.BSDTAR_TOOL}.get(
+        tool, rarfile.SEVENZIP_TOOL if "SEVENZIP" in tool else tool
+    )
+
+
+def _rar_name(info: rarfile.RarInfo) -> str:
+    """A RAR 4 name without the Unicode flag is in the writer's code page (GBK on Chinese Windows,
+    UTF-8 elsewhere): decoded as the zip names are, not tried as UTF-16 first as rarfile does."""
+    raw = info.orig_filename
+    if isinstance(info, rarfile.Rar3Info) and not info.flags & rarfile.RAR_FILE_UNICODE and isinstance(raw, bytes):
+        return decode_bytes(raw).replace("\\", "/")
+    return str(info.filename)
+
+
+def _rar_members(
+    archive: rarfile.RarFile, infos: list[rarfile.RarInfo], budget: Budget, out: Expanded
+) -> Iterator[Member]:
+    """Members one at a time. Stored members are read by rarfile itself; compressed ones through
+    the unpacking program, never past the size the member declares (checked against the budget
+    first) and checked against its CRC."""
+    with archive:
+        for index, info in enumerate(infos):
+            name = safe_name(_rar_name(info))
+            if info.needs_password():
+                yield Member(name, b"", ENCRYPTED_ARCHIVE)
+                continue
+            rest = len(infos) - index - 1
+            if info.file_size > budget.left:
+                out.skipped.append(f"解压后超过每封邮件 {_mib(budget.total)} 的上限，{name} 及其后 {rest} 个文件未读取")
+                return
+            try:
+                with archive.open(info) as fh:
+                    data = fh.read(info.file_size + 1)
+            except rarfile.RarCannotExec as exc:
+                out.technical = f"{type(exc).__name__}: {exc}"
+                yield Member(name, b"", "服务器上缺少RAR解压程序，暂未读取（原文件已收存，装好后重新读取即可）")
+                continue
+            except (rarfile.Error, OSError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
+                out.technical = f"{type(exc).__name__}: {exc}"[:2000]
+                yield Member(name, b"", "压缩包中的这个文件已损坏或分卷不全，无法解压")
+                continue
+            if len(data) > info.file_size:
+                yield Member(name, b"", "压缩包中的这个文件已损坏，无法解压")
+                continue
+            if not budget.take(len(data)):
+                out.skipped.append(f"解压后超过每封邮件 {_mib(budget.total)} 的上限，{name} 及其后 {rest} 个文件未读取")
+                return
+            yield Member(name, data)

@@ -9,83 +9,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from parsers.archives import ArchiveLimits, Budget, expand
+from parsers.archives import Budget
 from parsers.charsets import decode_bytes
+from parsers.containers import read_archive, read_outlook, read_p7m
 from parsers.conversion import NO_CONVERTER, ConversionError, Convert
 from parsers.docx_reader import DocxContent, DocxError, read_docx
 from parsers.forms import extract_from_table, is_header_row, is_subtable_header
 from parsers.labels import NAME_FIELDS, FormRecord, field_of
 from parsers.mime import html_to_text
 from parsers.pdf import PdfUnreadable, pdf_text
+from parsers.reading import EXTENSIONS, Context, Reading, ReadLimits
 from parsers.sheets import SheetError, read_sheets
 from parsers.sniff import ARCHIVE_TYPES, IMAGE_TYPES, sniff
 from parsers.text_forms import extract_from_text
-from parsers.wordcount import WordCount, count_words
+from parsers.wordcount import count_words
 
 NARRATIVE_HINT = re.compile(r"事迹|材料|简介|先进")
 FORM_HINT = re.compile(r"推荐表|登记表|审批表|申报表")
 LIST_HINT = re.compile(r"汇总|名单|一览表|名册|排序")
-
-EXTENSIONS = {
-    "docx": "docx",
-    "doc": "doc",
-    "wps": "wps",
-    "xlsx": "xlsx",
-    "xls": "xls",
-    "et": "et",
-    "pdf": "pdf",
-    "jpeg": "jpg",
-    "png": "png",
-    "gif": "gif",
-    "bmp": "bmp",
-    "tiff": "tif",
-    "zip": "zip",
-    "7z": "7z",
-    "rar": "rar",
-    "rtf": "rtf",
-    "html": "html",
-    "txt": "txt",
-    "eml": "eml",
-    "pptx": "pptx",
-}
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    archive: ArchiveLimits = field(default_factory=ArchiveLimits)
-    convert_timeout: float = 120.0
-    max_text_chars: int = 2_000_000
-    convert_cache: str | None = None  # where LibreOffice's conversions are kept, by input hash
-    reading_cache: str | None = None  # where whole readings of messages are kept (intake.ingest.pool)
-
-
-@dataclass
-class Reading:
-    filename: str
-    content_type: str
-    payload: bytes
-    type: str = "unknown"
-    role: str = "other"  # individual_form | unit_form | forms | nominee_list | narrative | archive | scan | other
-    status: str = "parsed"  # parsed | unreadable | scan_only | expanded | skipped
-    detail: str = ""
-    limited: str = ""  # what a limit left unread (size, count, depth): flagged attachment_skipped
-    sha256: str = ""  # set once the payload is in the archive (the payload is then dropped)
-    size: int = 0
-    records: list[FormRecord] = field(default_factory=list)
-    text: str = ""
-    narrative_text: str = ""
-    words: WordCount | None = None
-    children: list[Reading] = field(default_factory=list)
-    depth: int = 0
-    technical: str = ""  # the library's own words on a failure, for the office, never for the province
-
-    def walk(self) -> list[Reading]:
-        out = [self]
-        for child in self.children:
-            out.extend(child.walk())
-        return out
 
 
 def read_attachment(
@@ -104,7 +46,12 @@ def read_attachment(
     its bytes and let them go before the next member is unpacked); ``convert`` turns legacy files
     into ones these readers read (without it they are kept, flagged, unread)."""
     limits = limits or ReadLimits()
-    ctx = _Context(limits, budget or Budget(limits.archive.total_bytes), keep, convert)
+    budget = budget or Budget(limits.archive.total_bytes)
+
+    def read_member(name: str, data: bytes, level: int) -> Reading:
+        return read_attachment(name, "", data, limits, level, budget=budget, keep=keep, convert=convert)
+
+    ctx = Context(limits, budget, keep, convert, read_member)
     kind = sniff(payload, filename)
     reading = Reading(
         filename=filename or _default_name(kind),
@@ -128,21 +75,11 @@ def read_attachment(
     return reading
 
 
-@dataclass(frozen=True)
-class _Context:
-    """What every level of one attachment's reading shares."""
-
-    limits: ReadLimits
-    budget: Budget
-    keep: Callable[[Reading], None] | None
-    convert: Convert | None
-
-
 def _default_name(kind: str) -> str:
     return f"未命名附件.{EXTENSIONS.get(kind, 'bin')}"
 
 
-def _read(r: Reading, ctx: _Context) -> None:
+def _read(r: Reading, ctx: Context) -> None:
     kind, limits = r.type, ctx.limits
     if kind == "empty":
         r.status, r.detail = "unreadable", "文件为空（0字节）"
@@ -162,7 +99,11 @@ def _read(r: Reading, ctx: _Context) -> None:
     elif kind in IMAGE_TYPES:
         r.status, r.role, r.detail = "scan_only", "scan", "图片文件：已收存，不作识别"
     elif kind in ARCHIVE_TYPES:
-        _read_archive(r, ctx)
+        read_archive(r, ctx)
+    elif kind in ("msg", "tnef"):
+        read_outlook(r, ctx)
+    elif kind == "p7m":
+        read_p7m(r, ctx)
     elif kind == "encrypted":
         r.status, r.detail = "unreadable", "文件设有密码，请发送不加密的文件"
     elif kind == "html" and r.filename.lower().endswith((".doc", ".wps")) and ctx.convert is not None:
@@ -174,7 +115,7 @@ def _read(r: Reading, ctx: _Context) -> None:
         _classify_text(r, decode_bytes(r.payload[: limits.max_text_chars]))
     elif kind == "eml":
         r.status, r.detail = "skipped", "附带的邮件：已收存"
-    elif kind in ("ole", "pptx", "msg"):
+    elif kind in ("ole", "pptx"):
         r.status, r.detail = "unreadable", f"不支持的文件类型（{kind.upper()}）"
     else:
         r.status, r.detail = "unreadable", "无法识别的文件类型：不是Word、Excel、PDF、图片或压缩包"
@@ -196,7 +137,7 @@ class _Retry(Exception):
     pass
 
 
-def _convert_then(r: Reading, target: str, ctx: _Context, then: object) -> None:
+def _convert_then(r: Reading, target: str, ctx: Context, then: object) -> None:
     src_ext = {"doc": "doc", "wps": "wps", "rtf": "rtf", "xls": "xls", "et": "et", "html": "html"}[r.type]
     if ctx.convert is None:
         r.status, r.detail = "unreadable", NO_CONVERTER.format(kind=src_ext.upper())
@@ -222,7 +163,11 @@ def _read_docx_payload(r: Reading, payload: bytes) -> None:
 
 
 def _from_docx(r: Reading, content: DocxContent) -> None:
-    r.text = content.text
+    r.text = content.text if content.text.strip() else content.box_text
+    if not r.text.strip() and content.pictures:
+        # Nothing typed, only pictures: a form scanned or photographed and pasted into Word.
+        r.status, r.role, r.detail = "scan_only", "scan", "Word文件中只有图片（扫描件）：已收存，不作识别"
+        return
     records: list[FormRecord] = []
     list_records: list[FormRecord] = []
     recent: list[str] = [r.filename]
@@ -242,14 +187,35 @@ def _from_docx(r: Reading, content: DocxContent) -> None:
                 records.extend(found)
             elif shape == "fields" and records:
                 _merge_into(records[-1], found[0])
+    if content.boxes:
+        records.extend(_box_records(content, "\n".join(recent), records))
     r.records = records + list_records
-    if FORM_HINT.search(r.filename) or FORM_HINT.search(content.text[:500]):
+    if FORM_HINT.search(r.filename) or FORM_HINT.search(content.text[:500]) or FORM_HINT.search(content.box_text[:500]):
         # A form whose table was lost (flattened into paragraphs by a converter, or typed as
         # "姓名：…" lines): names, kinds and ranks from the paragraphs, as for a PDF.
         known = {(x.kind, x.name) for x in r.records}
         loose = extract_from_text("\n".join(content.paragraphs), r.filename, source="form")
         r.records.extend(x for x in loose if (x.kind, x.name) not in known)
     _assign_role(r, content)
+
+
+def _box_records(content: DocxContent, context: str, found: list[FormRecord]) -> list[FormRecord]:
+    """A form laid out in text boxes: the boxes' rows read as one table (a box holding a label
+    alone paired with the box after it, which holds its value)."""
+    rows: list[list[str]] = []
+    for box in content.boxes:
+        for row in box:
+            if rows and len(rows[-1]) == 1 and field_of(rows[-1][0]) is not None and len(row) == 1:
+                if field_of(row[0]) is None:
+                    rows[-1] = [rows[-1][0], row[0]]
+                    continue
+            rows.append(row)
+    shape, records = extract_from_table(rows, context)
+    if shape == "form":
+        return records
+    if shape == "fields" and found:
+        _merge_into(found[-1], records[0])
+    return []
 
 
 def _nested_under(content: DocxContent, i: int, root: int) -> bool:
@@ -388,36 +354,3 @@ def _read_pdf(r: Reading) -> None:
         r.detail = "PDF推荐表：已识别姓名（名称）和排序，意见栏请以Word电子版为准"
         return
     _classify_text(r, text)
-
-
-# --------------------------------------------------------------------------- archives
-
-
-def _read_archive(r: Reading, ctx: _Context) -> None:
-    limits = ctx.limits
-    r.role = "archive"
-    if r.depth >= limits.archive.depth:
-        r.status, r.detail = "skipped", f"压缩包嵌套超过 {limits.archive.depth} 层，未解压"
-        r.limited = r.detail
-        return
-    result = expand(r.payload, r.type, limits.archive, ctx.budget)
-    if result.failed:
-        r.status, r.detail = ("skipped" if result.limit else "unreadable"), result.failed
-        r.limited = result.failed if result.limit else ""
-        return
-    r.status = "expanded"
-    for member in result.members:
-        child = read_attachment(
-            member.name.rsplit("/", 1)[-1],
-            "",
-            member.payload,
-            limits,
-            r.depth + 1,
-            budget=ctx.budget,
-            keep=ctx.keep,
-            convert=ctx.convert,
-        )
-        child.filename = member.name
-        r.children.append(child)
-    r.detail = "；".join(result.problems + result.skipped)
-    r.limited = "；".join(result.skipped)

@@ -2,13 +2,19 @@
 
 ``paragraph.text`` drops tracked insertions, content controls, smart tags and symbol checkboxes;
 this reader walks the XML itself: ``w:ins`` and ``w:sdt`` content is read, ``w:del`` is skipped,
-``w:sym`` becomes its character (☑ □), text boxes and field codes are left out (Word does not
-count them either). A merged cell is read once (python-docx repeats it in ``row.cells``).
+``w:sym`` becomes its character (☑ □), field codes are left out. Text boxes (``w:txbxContent``,
+DrawingML or VML) are read as paragraphs and tables of their own after the paragraph that anchors
+them, each once: of ``mc:AlternateContent`` only the first choice is read, never its fallback (Word
+and LibreOffice write the same box twice there); they stay out of ``text``, the narrative's count,
+as Word's status bar count leaves them out. A merged cell is read once (python-docx repeats it in
+``row.cells``). The pictures the body shows are listed, so a form pasted as a picture can go the
+way of a scan.
 """
 
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -19,6 +25,9 @@ from parsers.archives import OFFICE_XML_BYTES, ZIP_ERRORS, oversized_part
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+V = "{urn:schemas-microsoft-com:vml}"
+R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 
 # Wingdings / Symbol code points used for checkboxes in Chinese forms.
 _SYMBOLS = {
@@ -73,6 +82,9 @@ class DocxContent:
     tables: list[Table] = field(default_factory=list)
     blocks: list[tuple[str, int]] = field(default_factory=list)  # ("p", i) / ("t", i) in order
     text: str = ""  # all text in reading order, tables included (Word's count covers them)
+    box_text: str = ""  # the text of text boxes, in reading order
+    boxes: list[list[list[str]]] = field(default_factory=list)  # each text box as rows of cells
+    pictures: list[str] = field(default_factory=list)  # relationship ids of pictures in the body
 
 
 class DocxError(Exception):
@@ -111,9 +123,46 @@ def read_docx(payload: bytes) -> DocxContent:
         raise DocxError("Word文件已损坏（没有正文）")
     content = DocxContent()
     texts: list[str] = []
-    _walk_blocks(body, content, texts, None)
+    boxes: list[str] = []
+    _walk_blocks(body, content, texts, None, boxes)
     content.text = "\n".join(texts)
+    content.box_text = "\n".join(t for t in boxes if t)
+    content.pictures = [
+        rid for blip in body.iter(f"{A}blip", f"{V}imagedata") if (rid := blip.get(f"{R}embed") or blip.get(f"{R}id"))
+    ]
     return content
+
+
+def picture_parts(payload: bytes, ids: list[str], limit: int) -> list[tuple[str, bytes]]:
+    """The pictures ``ids`` name (relationship ids of the main part), as (name, bytes), in order,
+    at most ``limit`` bytes in all."""
+    out: list[tuple[str, bytes]] = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+            main = _main_part(zf)
+            rels_name = f"{main.rsplit('/', 1)[0]}/_rels/{main.rsplit('/', 1)[-1]}.rels"
+            rels = parse_xml(zf.read(rels_name))
+            targets = {r.get("Id"): r.get("Target") or "" for r in rels}
+            left = limit
+            seen: set[str] = set()
+            for rid in dict.fromkeys(ids):
+                target = targets.get(rid, "")
+                if not target or "://" in target:
+                    continue
+                name = posixpath.normpath(posixpath.join(posixpath.dirname(main), target)).lstrip("/")
+                if name in seen:
+                    continue  # the same picture as a DrawingML blip and its VML fallback
+                seen.add(name)
+                info = zf.getinfo(name)
+                if info.file_size > left:
+                    break
+                left -= info.file_size
+                out.append((name.rsplit("/", 1)[-1], zf.read(info)))
+    except (KeyError, *ZIP_ERRORS):
+        return out
+    except Exception:  # lxml's XMLSyntaxError on a damaged relationships part
+        return out
+    return out
 
 
 def _main_part(zf: zipfile.ZipFile) -> str:
@@ -136,7 +185,9 @@ def _main_part(zf: zipfile.ZipFile) -> str:
     raise KeyError("word/document.xml")
 
 
-def _walk_blocks(parent: object, content: DocxContent, texts: list[str], nested_in: int | None) -> None:
+def _walk_blocks(
+    parent: object, content: DocxContent, texts: list[str], nested_in: int | None, boxes: list[str]
+) -> None:
     for child in list(parent):  # type: ignore[call-overload]
         tag = child.tag
         if tag == f"{W}p":
@@ -145,6 +196,8 @@ def _walk_blocks(parent: object, content: DocxContent, texts: list[str], nested_
             if nested_in is None:
                 content.blocks.append(("p", len(content.paragraphs)))
                 content.paragraphs.append(text)
+            for box in _text_boxes(child):
+                content.boxes.append(_box_rows(box, boxes))
         elif tag == f"{W}tbl":
             _read_table(child, content, texts, nested_in)
         elif tag in (
@@ -156,7 +209,46 @@ def _walk_blocks(parent: object, content: DocxContent, texts: list[str], nested_
             f"{MC}Choice",
             f"{W}smartTag",
         ):
-            _walk_blocks(child, content, texts, nested_in)
+            _walk_blocks(child, content, texts, nested_in, boxes)
+
+
+def _box_rows(box: object, texts: list[str]) -> list[list[str]]:
+    """A text box as rows: a paragraph is a row of one cell, a table its rows (boxes inside it
+    read in their place)."""
+    rows: list[list[str]] = []
+    for child in box:  # type: ignore[attr-defined]
+        if child.tag == f"{W}p":
+            text = paragraph_text(child)
+            texts.append(text)
+            if text.strip():
+                rows.append([text])
+            for inner in _text_boxes(child):
+                rows.extend(_box_rows(inner, texts))
+        elif child.tag == f"{W}tbl":
+            table = DocxContent()
+            _read_table(child, table, texts, None)
+            for t in table.tables:
+                rows.extend([c.text for c in row if not c.merged_from_above] for row in t.rows)
+    return rows
+
+
+def _text_boxes(element: object) -> list[object]:
+    """The text boxes anchored in a paragraph, each once: the first choice of an
+    ``mc:AlternateContent`` is read and its fallback (the same box in VML) is not; a box inside a
+    box is found when the outer one is read."""
+    out: list[object] = []
+    for child in element:  # type: ignore[attr-defined]
+        tag = child.tag
+        if not isinstance(tag, str) or tag == f"{MC}Fallback":
+            continue
+        if tag == f"{W}txbxContent":
+            out.append(child)
+        elif tag == f"{MC}AlternateContent":
+            choices = [c for c in child if c.tag == f"{MC}Choice"]
+            out.extend(_text_boxes(choices[0]) if choices else [])
+        else:
+            out.extend(_text_boxes(child))
+    return out
 
 
 def _read_table(tbl: object, content: DocxContent, texts: list[str], nested_in: int | None) -> None:

@@ -22,6 +22,7 @@ from parsers.labels import (
     FormRecord,
     Opinion,
     clean_name,
+    exact_label,
     field_of,
     guess_kind,
     kind_from_text,
@@ -178,10 +179,12 @@ def _read_form(rows: list[Row], context: str) -> FormRecord | None:
 
 def _read_list(header: Row, rows: list[Row], context: str) -> list[FormRecord]:
     columns: dict[str, int] = {}
-    for i, cell in enumerate(header):
-        f = field_of(cell)
-        if f and f not in columns:
-            columns[f] = i
+    # A column headed as the notice heads it (姓名) before one read by its ending (学生姓名).
+    for exact in (True, False):
+        for i, cell in enumerate(header):
+            f = field_of(cell)
+            if f and f not in columns and exact_label(cell) is exact:
+                columns[f] = i
     # The columns decide when they can (姓名 → individuals, 单位名称 → units); the title otherwise.
     names = columns.keys() & NAME_FIELDS
     if names == {"name"}:

@@ -118,7 +118,48 @@ def field_of(text: str) -> str | None:
         return found
     if label.endswith("意见") and len(label) <= 30:
         return OPINION
+    return suffix_field(label)
+
+
+# Labels read by the field they end with: 学生姓名, 毕业生主要事迹, 本人出生年月. Not every field: a
+# short ending (名称, 时间, 人数) says too little about what stands before it.
+_SUFFIX_FIELDS = ("name", "birth", "sex", "ethnicity", "political", "deeds", "workplace", "party_date", "phone")
+_SUFFIXES = sorted(
+    ((lb, f) for f in _SUFFIX_FIELDS for lb in FIELD_LABELS[f] if len(lb) >= 2 and lb not in ("事迹", "电话", "手机")),
+    key=lambda x: -len(x[0]),
+)
+# Whose name or telephone a label may give that is not the nominee's: a unit's people, a form's
+# filler, a family table.
+_OTHER_PEOPLE = {
+    "联系人": "contact",
+    "负责人": "head",
+    "单位负责人": "head",
+    "主要负责人": "head",
+    "单位主要负责人": "head",
+}
+_NOT_NOMINEE = re.compile(r"(填表|经办|审核|推荐|联络|家长|配偶|父亲|母亲|子女|亲属|介绍|证明)人?$|^(家庭成员|成员)")
+
+
+def suffix_field(label: str) -> str | None:
+    """The field of a label that ends with one (a prefix of at most six characters before it),
+    None when the prefix names someone other than the nominee."""
+    for suffix, f in _SUFFIXES:
+        if label.endswith(suffix) and label != suffix:
+            prefix = label[: -len(suffix)]
+            if len(prefix) > 6 or not _CJK.search(prefix):
+                return None
+            if prefix in _OTHER_PEOPLE:
+                return _OTHER_PEOPLE[prefix] if f == "name" else None
+            if _NOT_NOMINEE.search(prefix):
+                return None
+            return f
     return None
+
+
+def exact_label(text: str) -> bool:
+    """Whether ``text`` is a label as written on the notice's forms (not read by its ending)."""
+    label = normalise_label(text)
+    return label in _LABEL_TO_FIELD or _compound_label(label) is not None
 
 
 _LABEL_PREFIX = re.compile(r"^(被推荐人|被推荐对象|推荐对象|被推荐|推荐)")
@@ -186,8 +227,18 @@ NOTE_ROW = re.compile(
 )
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t")
+
+
+def formula_like(text: str) -> bool:
+    """Text that a spreadsheet would take for a formula (=HYPERLINK(…), +cmd|…, @SUM(…))."""
+    return text.startswith(FORMULA_START) and len(text.strip()) >= 2
+
+
 def not_a_name(name: str) -> bool:
     compact = SPACE.sub("", name)
+    if formula_like(name.strip(" \u3000")):
+        return False  # kept as text and flagged: never dropped without a word
     return (
         not compact
         or bool(NOTE_ROW.match(compact))

@@ -25,6 +25,7 @@ from inscriptis import get_text
 
 from parsers.charsets import decode_bytes, decode_header_text, decode_rfc2231, one_line, undo_surrogates
 from parsers.mime_limits import DETACHED_HEADER, HEADER_END, cap_header_fields, detach_large_parts
+from parsers.smime import OPAQUE_TYPES, SMIME_TYPES, Verdict, canonical, cms_kind, signed_content, verify
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class ParsedMessage:
     report_parts: list[str] = field(default_factory=list)  # content types of report parts, anywhere
     failure: str | None = None  # why the body could not be read at all (the headers still were)
     skipped: list[str] = field(default_factory=list)  # parts left unread because of a limit (Chinese)
+    signatures: list[Verdict] = field(default_factory=list)  # S/MIME signatures, each checked
 
     @property
     def body_text(self) -> str:
@@ -113,6 +115,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     """
     defects: list[str] = []
     raw = cap_header_fields(raw, MAX_HEADER_FIELD, defects)
+    original = raw  # what a signature signed: the parts as sent, before large ones are cut out
     raw, detached = detach_large_parts(raw, DETACH_ABOVE)
     try:
         parser = mailparser.parse_from_bytes(raw)
@@ -143,7 +146,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     to = [a.lower() for _, a in email.utils.getaddresses(header_all("to")) if a]
     headers = {name: header(name) for name in KEPT_HEADERS if raw_header(msg, name) is not None}
 
-    walker = _Walker(hint, detached)
+    walker = _Walker(hint, detached, original)
     try:
         if failure is None:  # a message read for its headers only has no body to walk
             walker.walk(msg, origin="", depth=0)
@@ -170,7 +173,23 @@ def parse_message(raw: bytes) -> ParsedMessage:
         report_parts=walker.report_parts,
         failure=failure,
         skipped=walker.skipped,
+        signatures=walker.signatures,
     )
+
+
+def _signed_bytes(raw: bytes, boundary: str) -> bytes | None:
+    """The first part of a multipart/signed as it stands in the raw message: from after its first
+    delimiter line to the line break before the next (RFC 1847: exactly what was signed)."""
+    if not boundary:
+        return None
+    mark = re.escape(b"--" + boundary.encode("ascii", "replace"))
+    start = re.search(rb"(?:^|\n)" + mark + rb"[ \t]*\r?\n", raw)
+    if start is None:
+        return None
+    end = re.search(rb"\r?\n" + mark, raw[start.end() :])
+    if end is None:
+        return None
+    return raw[start.end() : start.end() + end.start()]
 
 
 def _header_only(raw: bytes) -> Message:
@@ -350,9 +369,11 @@ def part_payload(part: Message) -> bytes:
 
 
 class _Walker:
-    def __init__(self, hint: str | None, detached: dict[int, bytes] | None = None) -> None:
+    def __init__(self, hint: str | None, detached: dict[int, bytes] | None = None, original: bytes = b"") -> None:
         self.hint = hint
         self.detached = detached or {}
+        self.original = original
+        self.signatures: list[Verdict] = []
         self.text: list[str] = []
         self.html: list[str] = []
         self.attachments: list[Attachment] = []
@@ -377,6 +398,9 @@ class _Walker:
             if ctype == "message/rfc822" or (ctype.startswith("message/") and ctype != "message/delivery-status"):
                 self._forwarded(part, children, origin, depth)
                 return
+            if ctype == "multipart/signed" and isinstance(children, list):
+                self._signed(part, children, origin, depth)
+                return
             for child in children if isinstance(children, list) else []:
                 if isinstance(child, Message):
                     self.walk(child, origin, depth)
@@ -386,7 +410,7 @@ class _Walker:
             inner = email.message_from_bytes(part_payload(part))
             self._forwarded(part, [inner], origin, depth)
             return
-        self._leaf(part, ctype, origin)
+        self._leaf(part, ctype, origin, depth)
 
     def _forwarded(self, part: Message, children: object, origin: str, depth: int) -> None:
         if depth + 1 > MAX_FORWARD_DEPTH:
@@ -403,8 +427,43 @@ class _Walker:
             label = subject or part_filename(part, self.hint) or "forwarded"
             self.walk(child, f"{origin}/{label}" if origin else label, depth + 1)
 
-    def _leaf(self, part: Message, ctype: str, origin: str) -> None:
+    def _signed(self, part: Message, children: list, origin: str, depth: int) -> None:
+        """multipart/signed: the content is walked as the mail's own; the signature is checked
+        against the content's bytes as sent, and is not an attachment."""
+        content = _signed_bytes(self.original, part.get_boundary() or "")
+        for child in children:
+            if not isinstance(child, Message):
+                continue
+            if child.get_content_type() in SMIME_TYPES:
+                if content is None:
+                    self.signatures.append(Verdict("unchecked", "未能取得签名的原文"))
+                else:
+                    verdict = verify(content, part_payload(child))
+                    if verdict.state == "invalid" and canonical(content) != content:
+                        verdict = verify(canonical(content), part_payload(child))
+                    self.signatures.append(verdict)
+            else:
+                self.walk(child, origin, depth)
+
+    def _opaque(self, part: Message, origin: str, depth: int) -> bool:
+        """An opaque signed message (smime.p7m): its content walked as the mail's own, its
+        signature checked. False for anything else (an encrypted one is kept as an attachment)."""
+        payload = part_payload(part)
+        if depth + 1 > MAX_FORWARD_DEPTH or cms_kind(payload) != "signed":
+            return False
+        inner = signed_content(payload)
+        if inner is None:
+            return False
+        self.signatures.append(verify(None, payload))
+        self.walk(email.message_from_bytes(inner), origin, depth + 1)
+        return True
+
+    def _leaf(self, part: Message, ctype: str, origin: str, depth: int) -> None:
         filename = part_filename(part, self.hint)
+        if ctype in SMIME_TYPES or filename.lower().endswith(".p7s"):
+            return  # a signature outside multipart/signed: nothing to read, nothing to check against
+        if (ctype in OPAQUE_TYPES or filename.lower() == "smime.p7m") and self._opaque(part, origin, depth):
+            return
         disposition = (part.get_content_disposition() or "").lower()
         cid = (part.get("Content-ID") or "").strip()
         if not filename and ctype in ("text/plain", "text/html") and disposition != "attachment":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 
 import openpyxl
@@ -46,10 +47,47 @@ def read_sheets(payload: bytes, fmt: str) -> list[tuple[str, list[list[str]]]]:
 
 
 def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
-
+    """Cached values as Excel shows them; a formula cell without one (a file written by a program
+    that does not compute them) is read as its formula's text, never dropped."""
     _check_parts(payload)
+    values = _load_xlsx(payload, data_only=True)
+    if not _has_formulas(payload):
+        return [(title, [cells for _, cells in rows]) for title, rows in values]
+    formulas = _load_xlsx(payload, data_only=False)
+    merged = []
+    for (title, rows), (_, f_rows) in zip(values, formulas, strict=False):
+        by_index = dict(rows)
+        for index, f_cells in f_rows:
+            cells = by_index.get(index, [""] * len(f_cells))
+            by_index[index] = [v or (f if f.startswith("=") else "") for v, f in zip(cells, f_cells, strict=False)]
+        kept = [cells for _, cells in sorted(by_index.items()) if any(cells)]
+        merged.append((title, kept[:MAX_ROWS]))
+    return merged
+
+
+def _has_formulas(payload: bytes) -> bool:
+    """Whether any worksheet holds a formula (an ``<f>`` element), read in chunks."""
+    pattern = re.compile(rb"<(?:\w+:)?f[ >/]")
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
+        with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+            for info in zf.infolist():
+                if not info.filename.startswith("xl/worksheets/"):
+                    continue
+                with zf.open(info) as fh:
+                    tail = b""
+                    while chunk := fh.read(1 << 20):
+                        if pattern.search(tail + chunk):
+                            return True
+                        tail = chunk[-8:]
+    except ZIP_ERRORS:
+        return False
+    return False
+
+
+def _load_xlsx(payload: bytes, data_only: bool) -> list[tuple[str, list[tuple[int, list[str]]]]]:
+    """Each sheet's rows that hold anything, with their row numbers."""
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=data_only)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
         raise SheetError("Excel文件已损坏") from exc
     except Exception as exc:  # XML errors from the parser underneath
@@ -57,12 +95,12 @@ def _read_xlsx(payload: bytes) -> list[tuple[str, list[list[str]]]]:
     out = []
     try:
         for ws in wb.worksheets:
-            rows: list[list[str]] = []
-            for row in ws.iter_rows(values_only=True, max_col=MAX_COLS):
+            rows: list[tuple[int, list[str]]] = []
+            for index, row in enumerate(ws.iter_rows(values_only=True, max_col=MAX_COLS)):
                 if not any(v is not None and v != "" for v in row):
                     continue
                 # Text and empty cells inline: a call per cell is most of the cost on a wide sheet.
-                rows.append([v.strip() if type(v) is str else "" if v is None else _cell_text(v) for v in row])
+                rows.append((index, [v.strip() if type(v) is str else "" if v is None else _cell_text(v) for v in row]))
                 if len(rows) >= MAX_ROWS:
                     break
             out.append((ws.title, rows))

@@ -12,11 +12,13 @@ DOCUMENT_TYPES = {"docx", "doc", "wps", "rtf", "html", "pdf", "txt"}
 SHEET_TYPES = {"xlsx", "xls", "et"}
 ARCHIVE_TYPES = {"zip", "7z", "rar"}
 IMAGE_TYPES = {"jpeg", "png", "gif", "bmp", "tiff"}
+TNEF = b"\x78\x9f\x3e\x22"  # Outlook's winmail.dat
+PKCS7_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07"  # 1.2.840.113549.1.7: an S/MIME .p7m
 
 
 def sniff(payload: bytes, filename: str = "") -> str:
-    """One of docx, xlsx, pptx, doc, wps, xls, et, msg, ole, encrypted, zip, 7z, rar, pdf, jpeg, png,
-    gif, bmp, tiff, rtf, html, txt, eml, empty, unknown."""
+    """One of docx, xlsx, pptx, doc, wps, xls, et, msg, tnef, p7m, ole, encrypted, zip, 7z, rar, pdf,
+    jpeg, png, gif, bmp, tiff, heic, rtf, html, txt, eml, empty, unknown."""
     head = payload[:2048]
     ext = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
     if not payload:
@@ -52,6 +54,10 @@ def sniff(payload: bytes, filename: str = "") -> str:
         return "7z"
     if head.startswith(b"Rar!\x1a\x07"):
         return "rar"
+    if head.startswith(TNEF):
+        return "tnef"
+    if head[:1] == b"\x30" and PKCS7_OID in head[:40]:
+        return "p7m"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"{\\rtf"):
         return "rtf"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from intake.core.settings import Province, Settings
+from parsers.labels import formula_like
 from store.repo import Flag, Repo
 
 PLACEHOLDER = re.compile(
@@ -50,6 +51,7 @@ class NomineeFacts:
     opinions: tuple[tuple[str, str, str], ...] = ()  # (label, text, kind)
     withdrawn: bool = False  # 已撤回 by a reviewer: out of the quota count
     decided: bool = False  # a reviewer has set a state other than 待审
+    post: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,9 @@ def nominee_flags(n: NomineeFacts, provinces: tuple[Province, ...], narrative_li
     warn = eligibility(n, _province_names(provinces, n.province))
     if warn:
         flag("eligibility_warning", warn)
+    for label, value in (("姓名（名称）", n.name), ("工作单位及职务", n.workplace), ("职务", n.post)):
+        if formula_like(value):
+            flag("suspicious_text", f"{label}“{value[:60]}”以公式符号开头，已按文字保存，待人工确认")
     return out
 
 
@@ -220,6 +225,7 @@ def apply(repo: Repo, settings: Settings, now: datetime) -> Outcome:
             narrative_chars=n.narrative_chars,
             current=n.current,
             workplace=(n.fields or {}).get("workplace", ""),
+            post=(n.fields or {}).get("post", ""),
             opinions=tuple(
                 (o.get("label", ""), o.get("text", ""), o.get("kind", "")) for o in (n.fields or {}).get("opinions", [])
             ),

@@ -86,6 +86,30 @@ def correct(config: str | None, nominee_id: int, changes: tuple[str, ...], reaso
 
 @main.command()
 @config_option
+@click.argument("nominee_id", type=int)
+@click.option("--reason", default="", help="What was checked: kept on record with who and when.")
+@click.option("--by", default=None, help="Who confirms (default: the login name).")
+@handled
+def confirm(config: str | None, nominee_id: int, reason: str, by: str | None) -> None:
+    """Confirm a nominee's text held for a person's eyes (suspicious_text, read_by_ocr).
+
+    Until then `intake documents` leaves the nominee out of 公示名单 and 通报表扬.
+
+    \b
+    Example:
+        intake confirm 12 --reason "已核对推荐表原件"
+    """
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.checks import confirm_nominee
+
+    ctx = Context(config)
+    store = ctx.store()
+    done = confirm_nominee(store, nominee_id, by=by or f"{getpass.getuser()}（命令行）", reason=reason)
+    click.echo("已确认：" + "、".join(done))
+
+
+@main.command()
+@config_option
 @click.argument("nominee_id", type=int, required=False)
 @click.option(
     "--state",

@@ -100,11 +100,17 @@ def documents(config: str | None, out: Path) -> None:
         intake documents --out 文件/
     """
     # Deferred for start-up time: each command loads only the part of the application it needs.
-    from intake.reports.documents import build, write
+    from intake.reports.documents import build, collect, withheld, write
 
     ctx = Context(config)
     store = ctx.store()
     with store.session() as repo:
         docs = build(repo, ctx.settings, datetime.now(UTC))
+        held = withheld(collect(repo, ctx.settings, ("approved",)))
     for path in write(docs, out):
         click.echo(f"written {path}")
+    for province, entry in held:
+        click.echo(
+            f"未列入公示名单和通报表扬：{province} {entry.name}（编号 {entry.id}，{'、'.join(entry.held)}，"
+            f"确认后列入：intake confirm {entry.id}）"
+        )

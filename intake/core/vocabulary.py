@@ -17,7 +17,7 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
         "请核实推荐对象是否符合通知要求（个人以工商和市场监管部门干部为主，单位以市县及以下为主）",
     ),
     "sender_unregistered": ("发件地址未登记", "请使用登记的单位邮箱报送，或由登记邮箱确认"),
-    "attachment_unreadable": ("附件无法读取", "请重新发送可打开的Word/Excel/PDF文件（不加密、未损坏）"),
+    "attachment_unreadable": ("附件无法读取", "请按括号内的说明处理后，重新发送该文件"),
     "scan_only": ("仅有扫描件", "扫描件已收存，请同时提供可编辑的电子版（Word/Excel）"),
     "supersedes_earlier": ("更正报送", "本次报送已替换此前报送的同类推荐对象，无需处理"),
     "nothing_recognised": (
@@ -29,10 +29,18 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
     "not_listed": ("汇总表未列入", "请核对汇总表与推荐表，补列或说明"),
     "parse_failed": ("邮件无法解析", "请重新发送，或将材料压缩后作为附件发送"),
     "attachment_skipped": ("附件未读取", "附件超出大小或数量限制，请分封邮件发送"),
+    "suspicious_text": (
+        "疑似公式文字",
+        "姓名、单位或职务以“=”“+”“-”“@”开头，已按文字保存；请核实填写内容，无误请告知总局非公党建办",
+    ),
+    "signature_invalid": (
+        "数字签名未通过校验",
+        "材料已照常读取；如邮件并非你单位发出或发出后被改动，请与总局非公党建办联系",
+    ),
 }
 
 # Flags that are news for the province but nothing it must fix.
-INFORMATIONAL = frozenset({"supersedes_earlier", "over_quota_individuals", "over_quota_units"})
+INFORMATIONAL = frozenset({"supersedes_earlier", "over_quota_individuals", "over_quota_units", "signature_invalid"})
 
 # Not a flag: what a receipt says when the province could not be told from the mail.
 PROVINCE_UNKNOWN = ("未能确定报送省份", "请在邮件主题中注明省（区、市）名称后重新发送")
@@ -45,6 +53,7 @@ ROLE_TEXT_OF_FILE = {
     "nominee_list": "推荐汇总表",
     "narrative": "事迹材料",
     "archive": "压缩包",
+    "mail": "Outlook邮件",
     "scan": "扫描件",
     "other": "其他",
 }
@@ -183,6 +192,16 @@ def labels(kind: str, key: str) -> str:
         "source": SOURCE_TEXT,
     }[kind]
     return table.get(key, key)
+
+
+def file_status(status: str, role: str) -> str:
+    """What became of a file, as a receipt and the console say it: a file read to the end in which
+    no form, list or narrative was found is never said to be 已识别."""
+    if status == "parsed" and role in ("other", "scan"):
+        return "未读出推荐表、汇总表或事迹材料"
+    if status == "expanded" and role == "mail":
+        return "已读取其中的附件"
+    return labels("status", status)
 
 
 def review_line(counts: dict[str, int]) -> str:

@@ -204,7 +204,10 @@ def _record_submission(
         detail = f"发件地址 {parsed.from_addr or '（空）'} 未登记为任何省（区、市）的报送邮箱"
         _flag(repo, message, "sender_unregistered", detail)
     drafts = materials_of(readings)
-    if not drafts and not parsed.failure:
+    unread = any(r.status in ("unreadable", "skipped") for root in readings for r in root.walk())
+    # A file that could not be read is flagged as such (with what to do): "nothing recognised"
+    # would ask again for what the province already sent.
+    if not drafts and not parsed.failure and not unread:
         _flag(repo, message, "nothing_recognised", _nothing_recognised_detail(readings))
     for position, d in enumerate(drafts):
         repo.add(
@@ -232,6 +235,10 @@ def _reading_flags(repo: Repo, message: Message, parsed: ParsedMessage, readings
     """What the files themselves raise: left unread by a limit, unreadable, only a scan."""
     for note in parsed.skipped:
         _flag(repo, message, "attachment_skipped", note)
+    for verdict in parsed.signatures:
+        if verdict.state == "invalid":
+            signer = f"；签名者：{verdict.signer}" if verdict.signer else ""
+            _flag(repo, message, "signature_invalid", f"{verdict.detail}{signer}")
     for r in (x for root in readings for x in root.walk()):
         if r.limited:
             _flag(repo, message, "attachment_skipped", f"{r.filename}：{r.limited}")

@@ -101,7 +101,7 @@ def form_like(readings: list[Reading]) -> bool:
                 return True
             if DOC_HINT.search(r.filename):
                 return True
-            if r.type in ARCHIVE_TYPES and r.status != "expanded":
+            if r.type in ARCHIVE_TYPES | {"msg", "tnef"} and r.status != "expanded":
                 return True  # cannot look inside: kept and flagged, treated as material
             if r.type in DOCUMENT_TYPES | SHEET_TYPES | {"encrypted", "ole"} and TEXT_HINT.search(r.text[:5000]):
                 return True

@@ -38,6 +38,37 @@ def confirm_flag(store: Store, flag_id: int, *, by: str | User | None, note: str
         )
 
 
+CONFIRMED_BY_A_PERSON = ("suspicious_text", "read_by_ocr")
+
+
+def confirm_nominee(store: Store, nominee_id: int, *, by: str | User | None, reason: str) -> list[str]:
+    """A reviewer confirms what was held for a person's eyes (text that looks like a formula,
+    fields read by text recognition): those problems of the nominee are checked, on record, and
+    the nominee may stand in the documents. Returns the labels of what was confirmed."""
+    with store.session() as repo:
+        actor = actor_name(by)
+        nominee = repo.nominee_or_alias(nominee_id)
+        if nominee is None:
+            raise ActionError(f"没有编号为 {nominee_id} 的推荐对象")
+        checked = set(repo.flag_checks())
+        done = []
+        for flag in repo.all_flags():
+            if flag.nominee_id != nominee.id or flag.code not in CONFIRMED_BY_A_PERSON:
+                continue
+            key = key_of(flag)
+            if key in checked:
+                continue
+            note = reason.strip() or "已核对原件，内容无误"
+            repo.add(FlagCheck(key=key, code=flag.code, by=actor, note=note))
+            checked.add(key)
+            what = f"确认“{labels('flag', flag.code)}”：{flag.detail}"
+            audit(repo, actor, "confirm", f"nominee:{nominee.id}", what, note)
+            done.append(labels("flag", flag.code))
+        if not done:
+            raise ActionError(f"推荐对象 {nominee.id}（{nominee.name}）没有待确认的内容")
+        return done
+
+
 def acknowledge_failure(store: Store, kind: str, pk: int, *, by: str | User | None, note: str) -> None:
     """A person has seen that a receipt (``kind`` "receipt") or an outgoing mail ("outbox") could not
     be sent: it no longer makes ``intake status`` report a failure, and the check is on record."""

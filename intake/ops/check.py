@@ -20,6 +20,7 @@ from intake.ingest.convert import office_binary
 from intake.mail.sources.imap import ImapSource
 from intake.ops.init import PLACEHOLDER_DOMAIN
 from intake.ops.status import safe_url
+from parsers.archives import rar_program
 from store.db import HEAD, current_revision, known_revisions, make_engine
 
 
@@ -53,6 +54,7 @@ def check(settings: Settings, now: datetime | None = None) -> Checklist:
     _check_imap(settings, out)
     _check_smtp(settings, out)
     _check_office(out)
+    _check_archives(out)
     _check_store(settings, out)
     return out
 
@@ -141,6 +143,14 @@ def _check_smtp(settings: Settings, out: Checklist) -> None:
         out.fail("SMTP", f"login refused: {exc.smtp_code}")
     except (OSError, smtplib.SMTPException) as exc:
         out.fail("SMTP", f"{s.host}:{s.port}: {exc or type(exc).__name__}")
+
+
+def _check_archives(out: Checklist) -> None:
+    program = rar_program()
+    if program is None:
+        out.warn("RAR", "no unar/bsdtar/unrar installed: compressed RAR members are flagged instead of read")
+    else:
+        out.ok("RAR", shutil.which(program) or program)
 
 
 def _check_office(out: Checklist) -> None:

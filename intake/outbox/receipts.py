@@ -15,7 +15,7 @@ from intake.core.settings import Settings
 from intake.core.templates import render_template
 from intake.core.text import display_name, header_text
 from intake.core.time import local
-from intake.core.vocabulary import PROVINCE_UNKNOWN, labels
+from intake.core.vocabulary import PROVINCE_UNKNOWN, file_status, labels
 from intake.mail.replies import message_ids
 from store.repo import Message, OutgoingMail, Repo
 
@@ -60,8 +60,9 @@ def message_report(repo: Repo, message: Message, settings: Settings, standing: S
         {
             "filename": display_name(a.filename),
             "type": a.type,
-            "role": labels("role", a.role),
-            "status": labels("status", a.status),
+            # A file that could not be read is of no known kind: its role is not guessed at.
+            "role": "" if a.role == "other" and a.status in ("unreadable", "skipped") else labels("role", a.role),
+            "status": file_status(a.status, a.role),
             "detail": a.detail,
         }
         for a in message.attachments

@@ -47,6 +47,7 @@ class Entry:
     flags: list[str]
     state: str
     reason: str
+    held: list[str] = field(default_factory=list)  # open problems that keep it out of the documents
 
 
 @dataclass
@@ -70,6 +71,7 @@ def collect(repo: Repo, settings: Settings, states: tuple[str, ...] | None = Non
         state = review.state if review else "pending"
         if states is not None and state not in states:
             continue
+        problems = standing.open_problems(standing.of_nominee(n.id))
         entry = Entry(
             id=n.id,
             kind=n.kind,
@@ -77,9 +79,10 @@ def collect(repo: Repo, settings: Settings, states: tuple[str, ...] | None = Non
             rank=n.rank,
             workplace=display_name(str((n.fields or {}).get("workplace", ""))),
             narrative_chars=n.narrative_chars,
-            flags=[p.label for p in standing.open_problems(standing.of_nominee(n.id))],
+            flags=[p.label for p in problems],
             state=state,
             reason=review.reason if review else "",
+            held=[p.label for p in problems if p.code in HELD_FROM_DOCUMENTS],
         )
         group = out[n.province_code]
         (group.units if n.kind == "unit" else group.individuals).append(entry)
@@ -263,13 +266,28 @@ def commendation_docx(groups: list[ProvinceEntries], settings: Settings, day: da
 # --------------------------------------------------------------------------- all three
 
 NAMES = ("审核名单.xlsx", "公示名单.docx", "通报表扬.docx")
+# What no document prints until a person has confirmed it: text that looks like a formula, fields
+# read from a scan by text recognition.
+HELD_FROM_DOCUMENTS = frozenset({"suspicious_text", "read_by_ocr"})
+
+
+def withheld(groups: list[ProvinceEntries]) -> list[tuple[str, Entry]]:
+    """(province name, entry) of every approved nominee kept out of 公示 and 通报 until confirmed."""
+    return [(g.name, e) for g in groups for e in (*g.units, *g.individuals) if e.held]
+
+
+def _without_held(groups: list[ProvinceEntries]) -> list[ProvinceEntries]:
+    return [
+        ProvinceEntries(g.code, g.name, [e for e in g.units if not e.held], [e for e in g.individuals if not e.held])
+        for g in groups
+    ]
 
 
 def build(repo: Repo, settings: Settings, now: datetime) -> dict[str, bytes]:
     """The three documents, by file name."""
     day = now.astimezone(settings.campaign.tz).date()
     everyone = collect(repo, settings)
-    approved = collect(repo, settings, ("approved",))
+    approved = _without_held(collect(repo, settings, ("approved",)))
     return {
         "审核名单.xlsx": review_workbook(everyone, settings.campaign.title, day),
         "公示名单.docx": publicity_docx(approved, settings, day),

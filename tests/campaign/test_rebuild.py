@@ -49,7 +49,7 @@ def _mail(code: str, subject: str, files: list[tuple[str, bytes]], body: str = "
 
 
 class Campaign:
-    def __init__(self, dovecot: Dovecot, smtp: Any, tmp_path: Path) -> None:
+    def __init__(self, dovecot: Dovecot, smtp: Any, tmp_path: Path, provinces: list[dict] | None = None) -> None:
         self.dovecot, (self.handler, port) = dovecot, smtp
         self.tmp = tmp_path
         self.cfg = write_config(
@@ -60,7 +60,7 @@ class Campaign:
                 "mailbox": dovecot.mailbox_settings(password_env="IMAP_PW"),
                 "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "username": ""},
                 "receipts": {"per_sender_per_hour": 1000},
-                "provinces": PROVINCES,
+                "provinces": provinces or PROVINCES,
             },
         )
         self.env = cli_env(IMAP_PW=dovecot.password)

@@ -19,10 +19,10 @@ from tests.conftest import embedded_config, run_intake
 from tests.jobs.test_poll import DEPT, IN_TIME, LATE, _plain, build_mailbox
 
 # Format names and units people read in Chinese office text; everything else Latin is English.
-ALLOWED = {"Word", "Excel", "WPS", "PDF", "DOC", "DOCX", "XLS", "XLSX", "ZIP", "RAR", "7Z", "MB", "A4"}
+ALLOWED = {"Word", "Excel", "WPS", "PDF", "DOC", "DOCX", "XLS", "XLSX", "ZIP", "RAR", "7Z", "MB", "A4", "Outlook"}
 ADDRESS = re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+")
 LINK = re.compile(r"https?://\S+")
-EXTENSIONS = "docx?|xlsx?|wps|et|pdf|zip|7z|rar|jpe?g|png|gif|bmp|tiff?|txt|html?|eml"
+EXTENSIONS = "docx?|xlsx?|wps|et|pdf|zip|7z|rar|jpe?g|png|gif|bmp|tiff?|txt|html?|eml|msg|dat"
 FILE = re.compile(rf"[^\s：:（）()，,；;]+\.({EXTENSIONS})\b", re.I)
 REFERENCE = re.compile(r"HZ\d{8}-\d+")
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*")
@@ -137,7 +137,8 @@ def test_everything_people_read_is_chinese_and_consistent(tmp_path: Path) -> Non
             # Nothing to fix is said only when nothing anywhere in the receipt is a problem.
             if "未识别出推荐对象" in nominees:
                 seen_nothing += 1
-                assert not clean and "未识别出推荐对象" in problems, text
+                # Said as a problem, or (when a file could not be read) as that file's problem.
+                assert not clean and ("未识别出推荐对象" in problems or "附件无法读取" in problems), text
             for bad in ("无法读取", "仅收存", "未能确定报送省份"):
                 if bad in attachments or bad in text.split("、名额情况", 1)[1]:
                     assert not clean, (bad, text)

@@ -264,3 +264,79 @@ def test_list_only_and_list_beside_forms() -> None:
     assert wang.fields["phone"]  # from the form
     assert [c for c, _ in beside["赵强"][1]] == ["not_listed"]
     assert [c for c, _ in beside["李堃"][1]] == ["form_missing"]
+
+
+# --------------------------------------------------------------------------- labels by meaning
+
+
+def _registration_book() -> bytes:
+    """A 汇总登记表 as a school-style template heads it: 学生姓名, 联系人姓名 beside it."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["2017年非公党建工作表现突出个人汇总登记表"])
+    ws.append(["序号", "学生姓名", "性别", "工作单位及职务", "联系人姓名", "联系电话", "推荐排序"])
+    ws.append([1, "王喆", "男", "某市市场监督管理局副局长", "刘敏", "0851-1234567", 1])
+    ws.append([2, "李堃", "女", "某县市场监督管理局所长", "刘敏", "0851-1234567", 2])
+    return _xlsx(wb)
+
+
+def test_a_name_column_headed_x_name_is_the_name_column() -> None:
+    r = read_as_pipeline("汇总登记表.xlsx", "", _registration_book())
+    assert [(x.kind, x.name, x.rank) for x in r.records] == [("individual", "王喆", 1), ("individual", "李堃", 2)]
+    assert r.records[0].fields["contact"] == "刘敏"
+
+
+def test_an_excel_97_registration_book_with_x_name() -> None:
+    from tests.jobs.test_poll import _office
+
+    r = read_as_pipeline("汇总登记表.xls", "", _office(_registration_book(), "xlsx", "xls"))
+    assert [x.name for x in r.records] == ["王喆", "李堃"]
+
+
+def test_plain_name_wins_over_a_column_read_by_its_ending() -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["序号", "推荐人姓名", "姓名", "工作单位", "排序"])
+    ws.append([1, "张局长", "王喆", "某市市场监督管理局", 1])
+    r = read_as_pipeline("推荐汇总表.xlsx", "", _xlsx(wb))
+    assert [x.name for x in r.records] == ["王喆"]
+
+
+@pytest.mark.parametrize(
+    ("label", "field"),
+    [
+        ("学生姓名", "name"),
+        ("毕业生主要事迹", "deeds"),
+        ("本人出生年月", "birth"),
+        ("联系人姓名", "contact"),
+        ("单位负责人姓名", "head"),
+        ("填表人姓名", None),
+        ("家长姓名", None),
+        ("主\n要\n事\n迹", "deeds"),
+        ("姓 名", "name"),
+    ],
+)
+def test_labels_by_meaning(label: str, field: str | None) -> None:
+    from parsers.labels import field_of
+
+    assert field_of(label) == field
+
+
+def test_a_form_whose_deeds_label_ends_with_the_field() -> None:
+    doc = Document()
+    doc.add_paragraph("个人推荐表")
+    t = doc.add_table(rows=3, cols=4)
+    for row, cells in zip(
+        t.rows,
+        [
+            ["姓名", "王喆", "性别", "男"],
+            ["工作单位及职务", "某市市场监督管理局副局长", "推荐排序", "1"],
+            ["毕业生主要事迹", "长期从事非公党建工作。", "", ""],
+        ],
+        strict=True,
+    ):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    r = read_as_pipeline("个人推荐表.docx", "", _docx(doc))
+    (record,) = r.records
+    assert record.fields["deeds"] == "长期从事非公党建工作。"

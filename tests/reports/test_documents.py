@@ -124,3 +124,62 @@ def test_documents_follow_the_review_states(tmp_path: Path) -> None:
     assert zipfile.is_zipfile(io.BytesIO(docs["审核名单.xlsx"]))
     out = run_intake("documents", "--out", str(tmp_path / "docs"), config=cfg)
     assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "docs").iterdir()) == sorted(docs)
+
+
+def test_formula_looking_names_are_flagged_kept_and_held_until_confirmed(tmp_path: Path) -> None:
+    """A list whose names start like spreadsheet formulas: each kept as text and flagged, none
+    dropped; the documents leave them out (saying so, exit 0) until a reviewer confirms."""
+    from email.message import EmailMessage
+
+    from intake.dev.samples import individual_form, summary_list
+
+    people = [
+        Person('=HYPERLINK("http://x.example","张三")', "男", "某市市场监督管理局科长", rank=1),
+        Person("@SUM(1+1)", "男", "某县市场监督管理局所长", rank=2),
+        Person("王喆", "男", "+cmd|' /C calc'!A0", rank=3),
+        Person("李堃", "女", "某区市场监督管理局科长", rank=4),
+    ]
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "fgdj-bj@aic.example.cn", "gsfgdj@126.com", "北京市推荐材料"
+    mail["Date"] = "Tue, 18 Apr 2017 10:00:00 +0800"
+    mail.set_content("见附件。")
+    mail.add_attachment(
+        summary_list("北京市", people, []), maintype="application", subtype="octet-stream", filename="推荐汇总表.xlsx"
+    )
+    mail.add_attachment(
+        individual_form(people, "北京市"), maintype="application", subtype="octet-stream", filename="推荐表.docx"
+    )
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "0.eml").write_bytes(bytes(mail))
+    cfg = embedded_config(
+        tmp_path,
+        provinces=[
+            {"code": "bj", "name": "北京市", "individuals": 6, "units": 2, "senders": ["fgdj-bj@aic.example.cn"]}
+        ],
+    )
+    assert run_intake("ingest", str(folder), config=cfg, cwd=tmp_path).returncode == 0
+    import json
+
+    export = json.loads(run_intake("export", config=cfg, cwd=tmp_path).stdout)
+    flagged = {n["name"]: "suspicious_text" in n["flags"] for n in export["nominees"]}
+    assert flagged == {people[0].name: True, "@SUM(1+1)": True, "王喆": True, "李堃": False}
+
+    settings = load_settings(cfg)
+    store = Store(settings.database.url, settings.archive.path)
+    nominees.review_province(store, settings, "bj", by="测试")
+    out = run_intake("documents", "--out", str(tmp_path / "docs"), config=cfg, cwd=tmp_path)
+    assert out.returncode == 0
+    held = [line for line in out.stdout.splitlines() if line.startswith("未列入公示名单和通报表扬")]
+    assert len(held) == 3 and all("疑似公式文字" in line for line in held)
+    text = "\n".join(p.text for p in Document(str(tmp_path / "docs" / "公示名单.docx")).paragraphs)
+    assert "李堃" in text and "王喆" not in text and "@SUM" not in text and "HYPERLINK" not in text
+
+    ids = {n["name"]: n["id"] for n in export["nominees"]}
+    done = run_intake("confirm", str(ids["王喆"]), "--reason", "已电话核实，职务栏为误填", config=cfg, cwd=tmp_path)
+    assert done.returncode == 0 and "疑似公式文字" in done.stdout
+    again = run_intake("confirm", str(ids["王喆"]), config=cfg, cwd=tmp_path)
+    assert again.returncode != 0 and "没有待确认的内容" in again.stderr
+    run_intake("documents", "--out", str(tmp_path / "docs"), config=cfg, cwd=tmp_path)
+    text = "\n".join(p.text for p in Document(str(tmp_path / "docs" / "公示名单.docx")).paragraphs)
+    assert "王喆" in text and "@SUM" not in text

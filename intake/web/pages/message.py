@@ -9,7 +9,7 @@ from typing import Any
 from intake.campaign.standing import Standing
 from intake.core.settings import Settings
 from intake.core.text import display_name
-from intake.core.vocabulary import labels
+from intake.core.vocabulary import file_status, labels
 from intake.outbox.receipts import KIND_ADDED
 from intake.web.pages.common import nominee_row
 from store.repo import Attachment, Repo
@@ -71,7 +71,7 @@ def _attachment(a: Attachment, by_id: dict[int, Attachment]) -> dict[str, Any]:
         "depth": _depth(a, by_id),
         "type": a.type.upper(),
         "role": labels("role", a.role),
-        "status": labels("status", a.status),
+        "status": file_status(a.status, a.role),
         "detail": a.detail,
         "size": a.size,
         "records": (a.info or {}).get("records", 0),
