@@ -206,6 +206,7 @@ class Province(_Frozen):
     units: int = Field(ge=0)
     senders: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    addressed_as: str = "你局"  # how a letter addresses the office (你局, 你单位, 你厅)
 
     @property
     def short_name(self) -> str:
@@ -218,8 +219,16 @@ class LoggingSettings(_Frozen):
     backups: int = Field(5, ge=0)
 
 
+class ContactSettings(_Frozen):
+    """Who a province calls about the campaign: named in every mail to a province."""
+
+    person: str = ""
+    phone: str = ""
+
+
 class Settings(_Frozen):
     database: DatabaseSettings = DatabaseSettings()
+    contact: ContactSettings = ContactSettings()
     archive: ArchiveSettings = ArchiveSettings()
     mailbox: MailboxSettings = MailboxSettings()
     smtp: SmtpSettings = SmtpSettings()

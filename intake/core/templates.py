@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
 from intake.core.errors import ConfigError
-from intake.core.time import cn_date, shown
+from intake.core.time import cn_date, cn_datetime, local, shown
 
 
 @lru_cache(maxsize=16)
@@ -28,11 +28,20 @@ def environment(folders: tuple[str, ...], tz: tzinfo) -> Environment:
     )
     env.filters["when"] = lambda dt: shown(dt, tz)
     env.filters["cn_date"] = lambda d: cn_date(d, tz) if isinstance(d, date | datetime) else ""
+    env.filters["cn_datetime"] = lambda d: cn_datetime(d, tz) if isinstance(d, datetime) else ""
+    env.filters["cn_month_day"] = lambda d: _month_day(d, tz) if isinstance(d, datetime) else ""
     return env
 
 
+def _month_day(d: datetime, tz: tzinfo) -> str:
+    moment = local(d, tz) or d
+    return f"{moment.month}月{moment.day}日"
+
+
 def render_template(settings: Any, name: str, context: dict[str, Any], *more: Path) -> str:
-    """``name`` from the configured templates (then ``more`` folders), with ``context``."""
+    """``name`` from the configured templates (then ``more`` folders), with ``context`` (and the
+    office's contact person, named in every mail to a province)."""
+    context = {"contact": getattr(settings, "contact", None), **context}
     folders = (str(Path(settings.templates)), *(str(m) for m in more))
     env = environment(folders, settings.campaign.tz)
     try:

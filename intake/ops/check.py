@@ -81,6 +81,10 @@ def _check_campaign(settings: Settings, now: datetime, out: Checklist) -> None:
         out.warn("deadline", f"{settings.campaign.deadline.isoformat()} is already past")
     else:
         out.ok("deadline", settings.campaign.deadline.isoformat())
+    if not (settings.contact.person and settings.contact.phone):
+        out.warn("contact", "contact.person/contact.phone not set: mails to provinces name no one to call")
+    else:
+        out.ok("contact", f"{settings.contact.person} {settings.contact.phone}")
     mailbox = settings.mailbox.username.lower() if settings.mailbox.source == "imap" else ""
     recipients = [r.lower() for r in settings.summary.recipients]
     if any("example" in r for r in recipients):

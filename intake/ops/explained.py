@@ -17,6 +17,8 @@ from intake.core.settings import DEFAULTS_DIR, Settings
 
 # section.key → what it does. Secrets are never settings: only where to find them.
 EXPLAINED: dict[str, str] = {
+    "contact.person": "the office's contact person, named in every mail to a province",
+    "contact.phone": "their telephone, named beside them",
     "database.url": "the database: `sqlite:///path` (relative to this file's folder) or `postgresql://user@host/db`",
     "archive.path": "the archive of every raw message and attachment, by content hash",
     "mailbox.source": '`"imap"` for the real mailbox; `"maildir"` reads a local folder (tests, demos)',
@@ -90,6 +92,7 @@ SECTIONS = (
     "smtp",
     "schedule",
     "summary",
+    "contact",
     "receipts",
     "limits",
     "web",

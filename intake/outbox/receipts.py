@@ -94,6 +94,7 @@ def build_receipt(
     context = {
         **report,
         "reference": receipt_reference(receipt, settings),
+        "reply_address": parseaddr(settings.smtp.sender)[1],
         "now": now.astimezone(settings.campaign.tz),
         "labels": labels,
     }

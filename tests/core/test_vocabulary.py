@@ -81,6 +81,7 @@ def _deployment(tmp_path: Path) -> Path:
         tmp_path,
         smtp={"outbox": str(tmp_path / "outbox"), "sender": "总局非公党建办 <gsfgdj@126.com>"},
         summary={"recipients": ["office@aic.example.cn"]},
+        contact={"person": "王敏", "phone": "010-88650000"},
     )
 
 
@@ -130,6 +131,11 @@ def test_everything_people_read_is_chinese_and_consistent(tmp_path: Path) -> Non
             assert english_words(text, quoted) == [], (subject, english_words(text, quoted), text)
             assert not INTERNAL.search(" ".join(english_words(text, quoted))), subject
             assert "截止还有 -" not in text
+            # In an office's words: 你局, dates without leading zeros, a person to call, and where
+            # corrections go (never "请勿回复").
+            assert "你局" in text and "你们" not in text and "请勿回复" not in text, text
+            assert not re.search(r"\d年0\d月|\d月0\d日", text), text
+            assert "联系人：王敏，电话：010-88650000" in text and "重新发送至本邮箱（gsfgdj@126.com）" in text
             problems = text.split("三、需要处理的问题", 1)[1].split("、名额情况", 1)[0]
             nominees = text.split("二、识别出的推荐对象", 1)[1].split("三、需要处理的问题", 1)[0]
             attachments = text.split("一、收到的附件", 1)[1].split("二、识别出的推荐对象", 1)[0]
