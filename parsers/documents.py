@@ -8,18 +8,20 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 from parsers.archives import Budget
 from parsers.charsets import decode_bytes
 from parsers.containers import read_archive, read_outlook, read_p7m
 from parsers.conversion import NO_CONVERTER, ConversionError, Convert
-from parsers.docx_reader import DocxContent, DocxError, read_docx
+from parsers.docx_reader import DocxContent, DocxError, picture_parts, read_docx
 from parsers.forms import extract_from_table, is_header_row, is_subtable_header
 from parsers.labels import NAME_FIELDS, FormRecord, field_of
 from parsers.mime import html_to_text
 from parsers.pdf import PdfUnreadable, pdf_text
 from parsers.reading import EXTENSIONS, Context, Reading, ReadLimits
+from parsers.scans import ScanBudget, read_scan
 from parsers.sheets import SheetError, read_sheets
 from parsers.sniff import ARCHIVE_TYPES, IMAGE_TYPES, sniff
 from parsers.text_forms import extract_from_text
@@ -40,18 +42,22 @@ def read_attachment(
     budget: Budget | None = None,
     keep: Callable[[Reading], None] | None = None,
     convert: Convert | None = None,
+    announce: Callable[[float], None] | None = None,
 ) -> Reading:
     """Read one file. ``budget`` bounds what archives may unpack (one per message, shared by every
     level of nesting); ``keep``, when given, is called on each reading once it is read (to archive
     its bytes and let them go before the next member is unpacked); ``convert`` turns legacy files
-    into ones these readers read (without it they are kept, flagged, unread)."""
+    into ones these readers read (without it they are kept, flagged, unread); ``announce`` is told
+    the seconds text recognition of a scan may take, before it starts."""
     limits = limits or ReadLimits()
     budget = budget or Budget(limits.archive.total_bytes)
 
     def read_member(name: str, data: bytes, level: int) -> Reading:
-        return read_attachment(name, "", data, limits, level, budget=budget, keep=keep, convert=convert)
+        return read_attachment(
+            name, "", data, limits, level, budget=budget, keep=keep, convert=convert, announce=announce
+        )
 
-    ctx = Context(limits, budget, keep, convert, read_member)
+    ctx = Context(limits, budget, keep, convert, read_member, announce)
     kind = sniff(payload, filename)
     reading = Reading(
         filename=filename or _default_name(kind),
@@ -84,9 +90,9 @@ def _read(r: Reading, ctx: Context) -> None:
     if kind == "empty":
         r.status, r.detail = "unreadable", "文件为空（0字节）"
     elif kind == "docx":
-        _read_docx_payload(r, r.payload)
+        _read_docx_payload(r, r.payload, ctx)
     elif kind in ("doc", "wps", "rtf"):
-        _convert_then(r, "docx", ctx, _read_docx_payload)
+        _convert_then(r, "docx", ctx, lambda rr, data: _read_docx_payload(rr, data, ctx))
     elif kind == "xlsx":
         _read_sheet_payload(r, r.payload, "xlsx")
     elif kind in ("xls", "et"):
@@ -95,9 +101,9 @@ def _read(r: Reading, ctx: Context) -> None:
         except _Retry:
             _convert_then(r, "xlsx", ctx, lambda rr, data: _read_sheet_payload(rr, data, "xlsx"))
     elif kind == "pdf":
-        _read_pdf(r)
+        _read_pdf(r, ctx)
     elif kind in IMAGE_TYPES:
-        r.status, r.role, r.detail = "scan_only", "scan", "图片文件：已收存，不作识别"
+        _recognise(r, ctx, [(r.payload, kind)], "图片")
     elif kind in ARCHIVE_TYPES:
         read_archive(r, ctx)
     elif kind in ("msg", "tnef"):
@@ -107,7 +113,8 @@ def _read(r: Reading, ctx: Context) -> None:
     elif kind == "encrypted":
         r.status, r.detail = "unreadable", "文件设有密码，请发送不加密的文件"
     elif kind == "html" and r.filename.lower().endswith((".doc", ".wps")) and ctx.convert is not None:
-        _convert_then(r, "docx", ctx, _read_docx_payload)  # a Word file saved as a web page: keep its tables
+        # A Word file saved as a web page: keep its tables.
+        _convert_then(r, "docx", ctx, lambda rr, data: _read_docx_payload(rr, data, ctx))
     elif kind == "html":
         text = html_to_text(decode_bytes(r.payload[: limits.max_text_chars]))
         _classify_text(r, text)
@@ -153,20 +160,21 @@ def _convert_then(r: Reading, target: str, ctx: Context, then: object) -> None:
 # --------------------------------------------------------------------------- Word
 
 
-def _read_docx_payload(r: Reading, payload: bytes) -> None:
+def _read_docx_payload(r: Reading, payload: bytes, ctx: Context) -> None:
     try:
         content = read_docx(payload)
     except DocxError as exc:
         _unreadable(r, exc)
         return
-    _from_docx(r, content)
+    _from_docx(r, content, ctx, payload)
 
 
-def _from_docx(r: Reading, content: DocxContent) -> None:
+def _from_docx(r: Reading, content: DocxContent, ctx: Context, payload: bytes) -> None:
     r.text = content.text if content.text.strip() else content.box_text
     if not r.text.strip() and content.pictures:
         # Nothing typed, only pictures: a form scanned or photographed and pasted into Word.
-        r.status, r.role, r.detail = "scan_only", "scan", "Word文件中只有图片（扫描件）：已收存，不作识别"
+        images = picture_parts(payload, content.pictures, ctx.limits.archive.total_bytes)
+        _recognise(r, ctx, [(data, sniff(data, name)) for name, data in images], "Word文件中的图片")
         return
     records: list[FormRecord] = []
     list_records: list[FormRecord] = []
@@ -336,14 +344,14 @@ def _form_segments(rows: list[list[str]]) -> list[list[list[str]]]:
 # --------------------------------------------------------------------------- PDF
 
 
-def _read_pdf(r: Reading) -> None:
+def _read_pdf(r: Reading, ctx: Context) -> None:
     try:
         text = pdf_text(r.payload)
     except PdfUnreadable as exc:
         _unreadable(r, exc)
         return
     if len(re.sub(r"\s", "", text)) < 20:
-        r.status, r.role, r.detail = "scan_only", "scan", "PDF为扫描图片：已收存，不作识别"
+        _recognise(r, ctx, [(r.payload, "pdf")], "PDF扫描件")
         return
     r.text = text
     if FORM_HINT.search(r.filename) or "推荐表" in text[:500]:
@@ -354,3 +362,46 @@ def _read_pdf(r: Reading) -> None:
         r.detail = "PDF推荐表：已识别姓名（名称）和排序，意见栏请以Word电子版为准"
         return
     _classify_text(r, text)
+
+
+# --------------------------------------------------------------------------- scans and photos
+
+
+def _recognise(r: Reading, ctx: Context, items: list[tuple[bytes, str]], what: str) -> None:
+    """Scans and photos read by text recognition, within one budget for the file: a form, a
+    narrative, or (nothing found) a scan kept as it is. What is read here waits for a person."""
+    limits = ctx.limits
+    started, pages_read = time.monotonic(), 0
+    records, texts, limited, failed = [], [], [], ""
+    for data, kind in items:
+        left = ScanBudget(limits.ocr_seconds - (time.monotonic() - started), limits.ocr_pages - pages_read)
+        if left.seconds <= 0 or left.pages <= 0:
+            limited.append("文字识别超出每个文件的上限，其余图片未识别")
+            break
+        result = read_scan(data, kind, left, ctx.announce)
+        pages_read += result.pages_read
+        records += result.records
+        texts.append(result.text)
+        failed = failed or result.failed
+        if result.limited:
+            limited.append(result.limited)
+    text = "\n".join(t for t in texts if t)
+    r.limited = "；".join(limited)
+    if failed and not pages_read:
+        r.status, r.detail = "unreadable", failed
+        return
+    r.recognised = True
+    r.text = text[: limits.max_text_chars]
+    r.records = records
+    if records:
+        kinds = {x.kind for x in records}
+        r.role = f"{kinds.pop()}_form" if len(kinds) == 1 else "forms"
+        r.detail = f"{what}：已用文字识别读出，待人工核对"
+        return
+    body = re.sub(r"\s", "", text)
+    if len(body) >= 150 and not FORM_HINT.search(r.filename):
+        _classify_text(r, text)
+        r.detail = f"{what}：已用文字识别读出文字，待人工核对"
+        return
+    r.status, r.role = "scan_only", "scan"
+    r.detail = f"{what}：文字识别未找到推荐表、汇总表或事迹材料，已收存"

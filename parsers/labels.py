@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 _BRACKETS = re.compile(r"[（(【\[][^）)】\]]*[）)】\]]")
 SPACE = re.compile(r"[\s\u3000\u00a0\u2002-\u200b]+")
@@ -195,6 +196,7 @@ class Opinion:
     label: str
     text: str
     kind: str
+    seal: str = ""  # on a scan: "found" (red seal on the cell), "missing" (signed or dated, no seal), "" unknown
 
 
 @dataclass
@@ -204,7 +206,10 @@ class FormRecord:
     rank: int | None
     fields: dict[str, str] = field(default_factory=dict)
     opinions: list[Opinion] = field(default_factory=list)
-    source: str = "form"  # form | list | pdf (names, kinds and ranks from flattened text)
+    source: str = "form"  # form | list | pdf (names, kinds and ranks from flattened text) | ocr
+    # Fields read by text recognition: {field: {"confidence": 0–1, "crop": PNG of the cell}}; the
+    # archive replaces each crop by its hash once it is kept.
+    ocr: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _UNIT_ENDING = re.compile(

@@ -35,6 +35,8 @@ EXTENSIONS = {
     "pptx": "pptx",
     "msg": "msg",
     "tnef": "dat",
+    "heic": "heic",
+    "webp": "webp",
 }
 
 
@@ -43,6 +45,8 @@ class ReadLimits:
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
     convert_timeout: float = 120.0
     max_text_chars: int = 2_000_000
+    ocr_seconds: float = 60.0  # text recognition of one file (its own budget, apart from the parse limit)
+    ocr_pages: int = 30
     convert_cache: str | None = None  # where LibreOffice's conversions are kept, by input hash
     reading_cache: str | None = None  # where whole readings of messages are kept (intake.ingest.pool)
 
@@ -67,6 +71,7 @@ class Reading:
     children: list[Reading] = field(default_factory=list)
     depth: int = 0
     technical: str = ""  # the library's own words on a failure, for the office, never for the province
+    recognised: bool = False  # read by text recognition (a scan or a photo): to be checked by a person
 
     def walk(self) -> list[Reading]:
         out = [self]
@@ -85,3 +90,5 @@ class Context:
     convert: Convert | None
     # Reads a container's member (name, bytes, depth) with everything above shared.
     read: Callable[[str, bytes, int], Reading]
+    # Told the seconds text recognition may take before it starts (the parse limit grows by them).
+    announce: Callable[[float], None] | None = None

@@ -11,14 +11,14 @@ from parsers.ole import OLE2, ole_kind
 DOCUMENT_TYPES = {"docx", "doc", "wps", "rtf", "html", "pdf", "txt"}
 SHEET_TYPES = {"xlsx", "xls", "et"}
 ARCHIVE_TYPES = {"zip", "7z", "rar"}
-IMAGE_TYPES = {"jpeg", "png", "gif", "bmp", "tiff"}
+IMAGE_TYPES = {"jpeg", "png", "gif", "bmp", "tiff", "heic", "webp"}
 TNEF = b"\x78\x9f\x3e\x22"  # Outlook's winmail.dat
 PKCS7_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07"  # 1.2.840.113549.1.7: an S/MIME .p7m
 
 
 def sniff(payload: bytes, filename: str = "") -> str:
     """One of docx, xlsx, pptx, doc, wps, xls, et, msg, tnef, p7m, ole, encrypted, zip, 7z, rar, pdf,
-    jpeg, png, gif, bmp, tiff, heic, rtf, html, txt, eml, empty, unknown."""
+    jpeg, png, gif, bmp, tiff, heic, webp, rtf, html, txt, eml, empty, unknown."""
     head = payload[:2048]
     ext = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
     if not payload:
@@ -50,6 +50,10 @@ def sniff(payload: bytes, filename: str = "") -> str:
         return "bmp"
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return "tiff"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis", b"hevc"):
+        return "heic"  # a phone's photo (HEIF)
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
         return "7z"
     if head.startswith(b"Rar!\x1a\x07"):

@@ -652,7 +652,16 @@ def main() -> int:
     ap.add_argument("--console-only", action="store_true", help="only the console's board time")
     ap.add_argument("--hostile", action="store_true", help="only the hostile mail figures")
     ap.add_argument("--legacy", type=int, metavar="N", help="only the Word 97 mix of N submissions, reprocess, IDLE")
+    ap.add_argument("--ocr", action="store_true", help="only text recognition of ten stamped scans")
     args = ap.parse_args()
+    if args.ocr:
+        from tests import bench_ocr
+
+        found = bench_ocr.figures()
+        log(json.dumps(found, ensure_ascii=False))
+        if not args.no_record:
+            bench_ocr.record(found)
+        return 0
     if args.legacy:
         legacy = legacy_figures(Path(tempfile.mkdtemp(prefix="intake-bench-")), args.legacy)
         log(json.dumps(legacy))

@@ -400,3 +400,89 @@ def docx_with_picture(image: bytes, title: str = "") -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- scans and photos
+
+_CJK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+)
+
+
+def rendered_pages(docx: bytes, dpi: int = 200) -> list:  # type: ignore[type-arg]
+    """A Word document as printed: converted to PDF by LibreOffice, rasterised at ``dpi``."""
+    import pypdfium2
+
+    from intake.ingest.convert import convert
+
+    pdf = pypdfium2.PdfDocument(convert(docx, "docx", "pdf"))
+    return [page.render(scale=dpi / 72).to_pil().convert("RGB") for page in pdf]
+
+
+def red_seal(image, centre: tuple[int, int], radius: int = 90, text: str = "市场监督管理局"):  # type: ignore[no-untyped-def]
+    """A round red seal (ring, star, the unit's name round the top) stamped on ``image``: the ink
+    multiplies with the print, as stamp ink does, so black under it stays black."""
+    import math
+    from pathlib import Path
+
+    from PIL import Image, ImageChops, ImageDraw, ImageFont
+
+    red = (215, 35, 45)
+    layer = Image.new("RGB", image.size, (255, 255, 255))
+    draw = ImageDraw.Draw(layer)
+    cx, cy = centre
+    draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], outline=red, width=max(3, radius // 14))
+    points = []
+    for k in range(10):
+        angle = -math.pi / 2 + k * math.pi / 5
+        r = radius * (0.3 if k % 2 == 0 else 0.12)
+        points.append((cx + r * math.cos(angle), cy + r * math.sin(angle)))
+    draw.polygon(points, fill=red)
+    font_path = next((f for f in _CJK_FONTS if Path(f).exists()), None)
+    font = ImageFont.truetype(font_path, max(10, radius // 5)) if font_path else ImageFont.load_default()
+    for i, ch in enumerate(text):
+        angle = math.radians(-155 + 130 * i / max(1, len(text) - 1))
+        draw.text(
+            (cx + radius * 0.72 * math.cos(angle), cy + radius * 0.72 * math.sin(angle)),
+            ch,
+            fill=red,
+            font=font,
+            anchor="mm",
+        )
+    return ImageChops.multiply(image, layer)
+
+
+def scanned(image, angle: float, seed: int, quality: int = 55) -> bytes:  # type: ignore[no-untyped-def]
+    """``image`` as a scanner or a phone gives it back: turned by ``angle`` degrees, noisy,
+    slightly blurred, JPEG-compressed."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    turned = image.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=(250, 250, 248))
+    pixels = np.asarray(turned).astype(np.int16)
+    pixels = pixels + np.random.default_rng(seed).normal(0, 10, pixels.shape).astype(np.int16)
+    noisy = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))
+    buf = io.BytesIO()
+    noisy.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def opinion_cells(image) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """Where a seal goes on a rendered 推荐表: the middle of each opinion cell's value, found as the
+    two lowest tall boxes of the table's last rows (the page is white, the rules black)."""
+    import numpy as np
+
+    gray = np.asarray(image.convert("L"))
+    dark_rows = np.where((gray < 128).sum(axis=1) > gray.shape[1] * 0.5)[0]
+    rules = [int(y) for i, y in enumerate(dark_rows) if i == 0 or y - dark_rows[i - 1] > 3]
+    bottom_three = rules[-3:]
+    dark_cols = np.where(
+        (gray[bottom_three[0] : bottom_three[-1]] < 128).sum(axis=0) > 0.9 * (bottom_three[-1] - bottom_three[0])
+    )[0]
+    cols = [int(x) for i, x in enumerate(dark_cols) if i == 0 or x - dark_cols[i - 1] > 3]
+    x = (cols[1] + cols[-1]) // 2 - (cols[-1] - cols[1]) // 4
+    return [(x, (bottom_three[0] + bottom_three[1]) // 2), (x, (bottom_three[1] + bottom_three[2]) // 2)]

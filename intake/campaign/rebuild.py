@@ -183,6 +183,8 @@ def _fill(n: Nominee, d: Dossier, got: Derived) -> None:
         "listed": got.listed,
         "has_form": got.form is not None,
         "parsed": {"kind": d.kind, "name": got.name[:200], "rank": got.rank},
+        # The current form read by text recognition: its fields wait for a person (intake confirm).
+        **({"ocr": got.form.info["ocr"]} if got.form is not None and got.form.info.get("ocr") else {}),
         **({"dropped_by": d.dropped_by, "withdrawn": d.withdrawn} if not d.current else {}),
     }
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from intake.core.settings import Province, Settings
+from intake.core.vocabulary import field_label
 from parsers.labels import formula_like
 from store.repo import Flag, Repo
 
@@ -52,6 +53,8 @@ class NomineeFacts:
     withdrawn: bool = False  # 已撤回 by a reviewer: out of the quota count
     decided: bool = False  # a reviewer has set a state other than 待审
     post: str = ""
+    recognised: tuple[str, ...] = ()  # fields read by text recognition from a scan
+    unsealed: tuple[str, ...] = ()  # opinions on a scan, signed or dated, with no seal found
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,11 @@ def nominee_flags(n: NomineeFacts, provinces: tuple[Province, ...], narrative_li
     for label, text, kind in n.opinions:
         if kind in CHECKED_OPINIONS and opinion_empty(text):
             flag("opinion_missing", f"{label}为空")
+    for label in n.unsealed:
+        flag("seal_missing", f"扫描件的{label}有签字或日期，未见公章")
+    if n.recognised:
+        names = "、".join(dict.fromkeys(field_label(f.removeprefix("opinion:")) for f in n.recognised))
+        flag("read_by_ocr", f"由扫描件文字识别读出（{names}），待人工核对")
     warn = eligibility(n, _province_names(provinces, n.province))
     if warn:
         flag("eligibility_warning", warn)
@@ -226,6 +234,10 @@ def apply(repo: Repo, settings: Settings, now: datetime) -> Outcome:
             current=n.current,
             workplace=(n.fields or {}).get("workplace", ""),
             post=(n.fields or {}).get("post", ""),
+            recognised=tuple((n.info or {}).get("ocr", {})),
+            unsealed=tuple(
+                o.get("label", "") for o in (n.fields or {}).get("opinions", []) if o.get("seal") == "missing"
+            ),
             opinions=tuple(
                 (o.get("label", ""), o.get("text", ""), o.get("kind", "")) for o in (n.fields or {}).get("opinions", [])
             ),

@@ -175,6 +175,8 @@ class LimitSettings(_Frozen):
     convert_timeout_seconds: float = Field(120, gt=0)
     parse_timeout_seconds: float = Field(120, gt=0)  # reading one message; past it the reader is stopped
     convert_concurrency: int = Field(2, ge=1)
+    ocr_seconds: float = Field(60, gt=0)  # text recognition of one scanned file, apart from the parse limit
+    ocr_pages: int = Field(30, ge=1)
     forward_depth: int = Field(30, ge=1)
     parse_workers: int | None = Field(None, ge=1, le=64)
     claim_lease_minutes: float = Field(10, gt=0)

@@ -33,6 +33,11 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
         "疑似公式文字",
         "姓名、单位或职务以“=”“+”“-”“@”开头，已按文字保存；请核实填写内容，无误请告知总局非公党建办",
     ),
+    "read_by_ocr": (
+        "扫描件文字识别",
+        "扫描件中的内容已用文字识别读出，由我办人工核对；如有可编辑的电子版（Word/Excel），请一并发送",
+    ),
+    "seal_missing": ("未见公章", "扫描件的意见栏有签字或日期，但未见公章，请盖章后重新扫描发送"),
     "signature_invalid": (
         "数字签名未通过校验",
         "材料已照常读取；如邮件并非你单位发出或发出后被改动，请与总局非公党建办联系",
@@ -40,7 +45,9 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
 }
 
 # Flags that are news for the province but nothing it must fix.
-INFORMATIONAL = frozenset({"supersedes_earlier", "over_quota_individuals", "over_quota_units", "signature_invalid"})
+INFORMATIONAL = frozenset(
+    {"supersedes_earlier", "over_quota_individuals", "over_quota_units", "signature_invalid", "read_by_ocr"}
+)
 
 # Not a flag: what a receipt says when the province could not be told from the mail.
 PROVINCE_UNKNOWN = ("未能确定报送省份", "请在邮件主题中注明省（区、市）名称后重新发送")
@@ -96,7 +103,7 @@ RECEIVED_SOURCE_TEXT = {
     "date": "邮件的发信时间",
     "fetched": "读取时间",
 }
-SOURCE_TEXT = {"form": "推荐表", "list": "汇总表", "pdf": "PDF"}
+SOURCE_TEXT = {"form": "推荐表", "list": "汇总表", "pdf": "PDF", "ocr": "扫描件文字识别"}
 
 # ------------------------------------------------------------------ review
 

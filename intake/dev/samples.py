@@ -68,6 +68,7 @@ class Person:
     rank: int | None = None
     opinion: str = "同意推荐。"
     org_opinion: str = "同意。"
+    birth: str = "1978.05"
 
 
 @dataclass
@@ -114,7 +115,7 @@ def individual_form(people: list[Person], province: str) -> bytes:
         t = doc.add_table(rows=7, cols=6)
         t.style = "Table Grid"
         cells = t.rows[0].cells
-        for j, v in enumerate(["姓　　名", p.name, "性　别", p.sex, "出生年月", "1978.05"]):
+        for j, v in enumerate(["姓　　名", p.name, "性　别", p.sex, "出生年月", p.birth]):
             cells[j].text = v
         for j, v in enumerate(["民　　族", "汉族", "政治面貌", "中共党员", "参加工作时间", "1998.07"]):
             t.rows[1].cells[j].text = v

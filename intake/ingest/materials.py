@@ -51,8 +51,20 @@ def _record(r: Reading, rec: FormRecord) -> MaterialDraft | None:
         rank=rec.rank,
         source=rec.source,
         fields={**rec.fields, "opinions": [o.__dict__ for o in rec.opinions]},
-        info={"file": r.filename},
+        info={"file": r.filename, **({"ocr": _recognised(rec)} if rec.ocr else {})},
     )
+
+
+def _recognised(rec: FormRecord) -> dict[str, dict[str, Any]]:
+    """Fields read by text recognition: confidence, and the hash of the cell's picture in the
+    archive (kept there when the file was read)."""
+    return {
+        name: {
+            "confidence": round(float(seen.get("confidence", 0.0)), 3),
+            "crop": seen["crop"] if isinstance(seen.get("crop"), str) else "",
+        }
+        for name, seen in rec.ocr.items()
+    }
 
 
 def _narrative(r: Reading, text: str, for_names: list[str]) -> MaterialDraft:

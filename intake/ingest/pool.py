@@ -151,13 +151,19 @@ class ParsePool:
         task = worker.task
         assert task is not None
         try:
-            task.outcome = worker.conn.recv()
+            got = worker.conn.recv()
         except (EOFError, OSError):
             # The worker died under this message (out of memory, a crash in a C library).
             code = worker.process.exitcode
             self._replace(worker)
             task.outcome = _stopped(f"解析进程意外退出（退出码 {code}），邮件未能读取")
             return
+        if isinstance(got, tuple) and len(got) == 2 and got[0] == "extend":
+            # Text recognition of a scan is starting, with a budget of its own: the message's time
+            # limit grows by it, so a long scan never costs the other files their reading.
+            worker.started += float(got[1])
+            return
+        task.outcome = got
         worker.task = None
         worker.served += 1
         self._busy.remove(worker)
@@ -233,7 +239,7 @@ def _serve(conn: Connection) -> None:
         if job is None:
             warm.shutdown()
             return
-        outcome = parse_file(*job)
+        outcome = parse_file(*job, announce=lambda seconds: conn.send(("extend", seconds)))
         try:
             conn.send(outcome)
         except Exception:  # an outcome that cannot be pickled: say so rather than vanish

@@ -63,6 +63,8 @@ def read_limits(settings: Settings) -> ReadLimits:
             members=lim.archive_members, total_bytes=lim.archive_total_bytes, depth=lim.archive_depth
         ),
         convert_timeout=lim.convert_timeout_seconds,
+        ocr_seconds=lim.ocr_seconds,
+        ocr_pages=lim.ocr_pages,
         convert_cache=str(conversion_cache(settings)),
         reading_cache=str(settings.archive.path.parent / "readings"),
     )

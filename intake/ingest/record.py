@@ -246,6 +246,8 @@ def _reading_flags(repo: Repo, message: Message, parsed: ParsedMessage, readings
             _flag(repo, message, "attachment_unreadable", f"{r.filename}：{r.detail}")
         elif r.status == "scan_only":
             _flag(repo, message, "scan_only", f"{r.filename}：{r.detail}")
+        if r.recognised and r.status == "parsed" and (r.records or r.role == "narrative"):
+            _flag(repo, message, "read_by_ocr", f"{r.filename}：由文字识别读出，待人工核对")
 
 
 def _nothing_recognised_detail(readings: list[Reading]) -> str:

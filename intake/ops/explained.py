@@ -63,6 +63,10 @@ EXPLAINED: dict[str, str] = {
     "limits.archive_total_bytes": "everything unpacked from one message, at every level (past it: attachment_skipped)",
     "limits.convert_timeout_seconds": "one LibreOffice conversion (Word 97, WPS, Excel 97)",
     "limits.parse_timeout_seconds": "reading one message; past it the reader is stopped and the message set aside",
+    "limits.ocr_seconds": (
+        "text recognition of one scan or photo (its own budget, added to the message's); past it: attachment_skipped"
+    ),
+    "limits.ocr_pages": "pages of one scanned file read by text recognition; the rest: attachment_skipped",
     "limits.convert_concurrency": "LibreOffice conversions at once",
     "limits.forward_depth": "forwarded messages inside forwarded messages read this deep",
     "limits.parse_workers": "reader processes (unset: one per core when there is enough mail)",

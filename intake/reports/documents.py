@@ -82,7 +82,7 @@ def collect(repo: Repo, settings: Settings, states: tuple[str, ...] | None = Non
             flags=[p.label for p in problems],
             state=state,
             reason=review.reason if review else "",
-            held=[p.label for p in problems if p.code in HELD_FROM_DOCUMENTS],
+            held=[p.label for p in standing.of_nominee(n.id) if p.open and p.code in HELD_FROM_DOCUMENTS],
         )
         group = out[n.province_code]
         (group.units if n.kind == "unit" else group.individuals).append(entry)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from intake.core.keys import flag_key
 from intake.core.settings import Settings
 from intake.core.time import local
 from store.repo import Correction, Flag, Material, Message, Nominee, Repo, Review
@@ -15,11 +16,16 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
     messages = repo.all_messages()
     nominees = repo.nominees()
     reviews = repo.review_states()
-    flags = _flags_by_scope(repo.all_flags(), messages)
+    all_flags = repo.all_flags()
+    flags = _flags_by_scope(all_flags, messages)
     dossiers, joined = _dossiers(repo.materials(), {m.id: m for m in messages}, settings)
     out_nominees = _nominees(repo, settings, nominees, messages, reviews, flags["nominee"])
+    awaiting = _awaiting_confirmation(all_flags, repo.flag_checks())
+    by_id = {n.id: n for n in nominees}
     for n in out_nominees:
         n["dossier"] = dossiers.get(n["id"], [])
+        recognised = (by_id[n["id"]].info or {}).get("ocr", {}) if n["id"] in awaiting else {}
+        n["ocr_fields"] = [{"field": f, "confidence": seen.get("confidence")} for f, seen in recognised.items()]
     out_messages = []
     for m in messages:
         out = _message(m, settings, flags["message"].get(m.id, []))
@@ -29,6 +35,17 @@ def export_data(repo: Repo, settings: Settings) -> dict[str, Any]:
         "provinces": _provinces(settings, nominees, reviews, flags["province"]),
         "nominees": out_nominees,
         "messages": out_messages,
+    }
+
+
+def _awaiting_confirmation(flags: list[Flag], checked: dict[str, Any]) -> set[int]:
+    """Nominees whose fields read by text recognition no reviewer has confirmed yet."""
+    return {
+        f.nominee_id
+        for f in flags
+        if f.code == "read_by_ocr"
+        and f.nominee_id is not None
+        and flag_key(f.scope, f.code, f.message_pk, f.nominee_id, f.province_code) not in checked
     }
 
 

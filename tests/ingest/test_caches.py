@@ -25,9 +25,11 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     calls: list[bytes] = []
     real = read.parse_raw
 
-    def counting(raw: bytes, limits: ReadLimits, blobs: BlobStore | None = None) -> ParseOutcome:
+    def counting(
+        raw: bytes, limits: ReadLimits, blobs: BlobStore | None = None, announce: object = None
+    ) -> ParseOutcome:
         calls.append(raw)
-        return real(raw, limits, blobs)
+        return real(raw, limits, blobs, announce)  # type: ignore[arg-type]
 
     monkeypatch.setattr(read, "parse_raw", counting)
     return calls

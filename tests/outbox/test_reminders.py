@@ -6,8 +6,9 @@ from __future__ import annotations
 import email
 import email.policy
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from intake.core.settings import load_settings
 from intake.dev.samples import Person, Submission, build_message
@@ -52,6 +53,14 @@ def _deployment(tmp_path: Path, deadline: datetime, review: bool = True) -> Path
     return cfg
 
 
+def _days_ahead(days: int) -> datetime:
+    """A deadline ``days`` calendar days ahead in Beijing, whatever the time of day the test runs
+    (reminders count days by the campaign's calendar)."""
+    beijing = ZoneInfo("Asia/Shanghai")
+    day = datetime.now(beijing).date() + timedelta(days=days)
+    return datetime.combine(day, time(23, 59), beijing).astimezone(UTC)
+
+
 def _sent(tmp_path: Path) -> list[email.message.EmailMessage]:
     return [
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
@@ -60,7 +69,7 @@ def _sent(tmp_path: Path) -> list[email.message.EmailMessage]:
 
 
 def test_reminders_once_per_slot_to_those_who_owe(tmp_path: Path) -> None:
-    deadline = (datetime.now(UTC) + timedelta(days=3, hours=2)).replace(microsecond=0)
+    deadline = _days_ahead(3)
     cfg = _deployment(tmp_path, deadline)
     settings = load_settings(cfg)
     # Everyone but 北京市, whose submission is complete: the silent provinces and 浙江省.
@@ -102,7 +111,7 @@ def test_reminders_once_per_slot_to_those_who_owe(tmp_path: Path) -> None:
 
 
 def test_reminders_without_review_and_returns_in_thread(tmp_path: Path) -> None:
-    deadline = (datetime.now(UTC) + timedelta(days=7, hours=2)).replace(microsecond=0)
+    deadline = _days_ahead(7)
     cfg = _deployment(tmp_path, deadline, review=False)
     settings = load_settings(cfg)
     expected = sum(len(p.senders) for p in settings.provinces if p.code != "bj")
@@ -153,7 +162,7 @@ def test_reminders_go_once_across_a_kill_and_a_restart(tmp_path: Path) -> None:
     from intake.outbox.send import send_due
     from tests.outbox.test_send import DiesAfterTheServerTookIt, as_if_dead
 
-    deadline = (datetime.now(UTC) + timedelta(days=1, hours=2)).replace(microsecond=0)
+    deadline = _days_ahead(1)
     cfg = _deployment(tmp_path, deadline, review=False)
     settings = load_settings(cfg)
     store = Store(settings.database.url, settings.archive.path)

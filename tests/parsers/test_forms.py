@@ -435,8 +435,10 @@ def test_truncated_zip_and_encrypted_office_file() -> None:
 
 
 def test_images_and_image_only_pdf_are_scan_only() -> None:
+    """A picture in which text recognition finds nothing stays a scan; one that cannot be decoded
+    is unreadable (scans that hold a form: tests/parsers/test_scans.py)."""
     r = read_as_pipeline("推荐表扫描.jpg", "image/jpeg", b"\xff\xd8\xff\xe0" + b"\x00" * 100)
-    assert (r.status, r.role) == ("scan_only", "scan")
+    assert (r.status, r.detail) == ("unreadable", "图片无法打开（已损坏或格式不支持）")
     from pypdf import PdfWriter
 
     w = PdfWriter()

@@ -109,8 +109,8 @@ class _Elements(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         own = (tag == "link" and dict(attrs).get("href") == "/static/console.css") or (
-            tag == "img" and (dict(attrs).get("src") or "").startswith("/messages/")  # a page of a document
-        )
+            tag == "img" and re.match(r"/(messages|nominees)/\d+/", dict(attrs).get("src") or "")
+        )  # a page of a document, the picture of a recognised cell
         if tag in ("script", "img", "iframe", "object", "embed", "link", "style") and not own:
             self.found.append(tag)
         for name, value in attrs:
@@ -165,7 +165,7 @@ def test_every_route_but_login_needs_a_session(deployment) -> None:  # type: ign
         path = path.replace("/nominees/{id:int}", f"/nominees/{ids['nominee']}").replace(
             "/flags/{id:int}", f"/flags/{ids['flag']}"
         )
-        path = path.replace("{id:int}", str(ids["id"])).replace("{page:int}", "1")
+        path = path.replace("{id:int}", str(ids["id"])).replace("{page:int}", "1").replace("{index:int}", "0")
         for method in sorted(route.methods or []):
             if method == "HEAD":
                 continue

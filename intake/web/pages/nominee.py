@@ -63,12 +63,38 @@ def nominee_page(repo: Repo, settings: Settings, pk: int) -> dict[str, Any] | No
         "correctable": list(FIELD_NAMES.items()),
         "subject": display_name(m.subject) if m else "",
         "dossier": dossier_rows(repo, n.id),
+        "recognised": recognised_rows(n, fields),
+        "awaiting": bool(recognised_rows(n, fields))
+        or any(p.code in ("suspicious_text", "read_by_ocr") and p.open for p in standing.of_nominee(n.id)),
         "others": [
             {"id": o.id, "name": display_name(o.name)}
             for o in repo.nominees()
             if o.province_code == n.province_code and o.id != n.id
         ],
     }
+
+
+def recognised_rows(n: Nominee, fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fields read by text recognition from a scan: what was read, how sure the recogniser was, and
+    the picture of the cell it was read from, side by side for a person to check."""
+    opinions = {o.get("label", ""): o for o in fields.get("opinions", [])}
+    rows = []
+    for key, seen in ((n.info or {}).get("ocr") or {}).items():
+        if key.startswith("opinion:"):
+            label = key.removeprefix("opinion:")
+            value = opinions.get(label, {}).get("text", "")
+        else:
+            label, value = field_label(key), fields.get(key, "")
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "value": value,
+                "confidence": f"{float(seen.get('confidence') or 0) * 100:.0f}%",
+                "crop": bool(seen.get("crop")),
+            }
+        )
+    return rows
 
 
 def dossier_rows(repo: Repo, nominee_id: int) -> list[dict[str, Any]]:

@@ -12,13 +12,14 @@ from starlette.routing import Route
 
 from intake.core.errors import ActionError
 from intake.core.vocabulary import CAN_CHANGE, REVIEW_STATES, labels
+from intake.office.checks import confirm_nominee
 from intake.office.nominees import correct_nominee, move_material, review_nominee
 from intake.web import previews
 from intake.web.auth import act, local_target, not_found, page
 from intake.web.console import console
 from intake.web.pages.nominee import nominee_page
 from intake.web.pages.nominees import NomineeFilter, nominees_list, nominees_workbook
-from store.repo import User
+from store.repo import Repo, User
 
 
 def _filter(request: Request) -> NomineeFilter:
@@ -128,6 +129,34 @@ async def move(request: Request, user: User, form: dict[str, str]) -> Response:
     return await act(request, user, back, run)
 
 
+@page(CAN_CHANGE)
+async def confirm(request: Request, user: User, form: dict[str, str]) -> Response:
+    """A reviewer confirms fields read by text recognition or text that looks like a formula."""
+    c = console(request)
+    pk = request.path_params["id"]
+    return await act(
+        request, user, f"/nominees/{pk}", lambda: confirm_nominee(c.store, pk, by=user, reason=form.get("reason", ""))
+    )
+
+
+@page()
+async def recognised_crop(request: Request, user: User, form: dict[str, str]) -> Response:
+    """The picture of the cell a recognised field was read from (only those the nominee names)."""
+    c = console(request)
+
+    def load(repo: Repo) -> bytes | None:
+        n = repo.nominee_or_alias(request.path_params["id"])
+        seen = list(((n.info or {}).get("ocr") or {}).values()) if n is not None else []
+        index = request.path_params["index"]
+        sha = seen[index].get("crop") if 0 <= index < len(seen) else None
+        return c.store.blobs.get(sha) if isinstance(sha, str) and sha else None
+
+    png = await c.read(load)
+    if png is None:
+        return not_found(request, user, "这张图片")
+    return Response(png, media_type="image/png", headers={"Content-Security-Policy": "default-src 'none'"})
+
+
 routes = [
     Route("/materials/move", move, methods=["POST"]),
     Route("/nominees", nominees),
@@ -135,4 +164,6 @@ routes = [
     Route("/nominees/{id:int}", nominee),
     Route("/nominees/{id:int}/corrections", correct, methods=["POST"]),
     Route("/nominees/{id:int}/review", review, methods=["POST"]),
+    Route("/nominees/{id:int}/confirm", confirm, methods=["POST"]),
+    Route("/nominees/{id:int}/ocr/{index:int}", recognised_crop),
 ]
