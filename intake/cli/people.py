@@ -17,9 +17,21 @@ def user() -> None:
     """Console users.
 
     \b
-    Example:
+    Examples:
         intake user add 张明 --role reviewer
+        intake user list
+        intake user disable 张明
+        intake user passwd 张明 --password-env INTAKE_NEW_PW
     """
+
+
+def _password(password_env: str | None) -> str:
+    if password_env:
+        password = os.environ.get(password_env, "")
+        if not password:
+            raise ActionError(f"environment variable {password_env} is empty or not set")
+        return password
+    return str(click.prompt("password", hide_input=True, confirmation_prompt=True))
 
 
 @user.command("add")
@@ -40,15 +52,73 @@ def user_add(config: str | None, name: str, role: str, password_env: str | None)
     # Deferred for start-up time: each command loads only the part of the application it needs.
     from intake.office.users import add_user
 
-    if password_env:
-        password = os.environ.get(password_env, "")
-        if not password:
-            raise ActionError(f"environment variable {password_env} is empty or not set")
-    else:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_env)
     ctx = Context(config)
-    add_user(ctx.store(), name, role, password)
+    add_user(ctx.store(), name, role, password, by=f"{getpass.getuser()}（命令行）")
     click.echo(f"user {name} ({role}) saved")
+
+
+@user.command("list")
+@config_option
+@handled
+def user_list(config: str | None) -> None:
+    """List the console's users: name, role, active or disabled, when added."""
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.users import list_users
+
+    ctx = Context(config)
+    users = list_users(ctx.store())
+    for u in users:
+        state = "active" if u.active else "disabled"
+        click.echo(f"{u.name}\t{u.role}\t{state}\t{u.created_at:%Y-%m-%d}")
+    if not users:
+        click.echo("no users: add one with `intake user add NAME --role admin`")
+
+
+@user.command("disable")
+@config_option
+@click.argument("name")
+@handled
+def user_disable(config: str | None, name: str) -> None:
+    """Disable a user: they cannot sign in, and every session they have ends at once."""
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.users import set_active
+
+    changed = set_active(Context(config).store(), name, False, by=f"{getpass.getuser()}（命令行）")
+    click.echo(f"user {name} disabled" if changed else f"user {name} was disabled already")
+
+
+@user.command("enable")
+@config_option
+@click.argument("name")
+@handled
+def user_enable(config: str | None, name: str) -> None:
+    """Enable a disabled user again (with the password they had)."""
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.users import set_active
+
+    changed = set_active(Context(config).store(), name, True, by=f"{getpass.getuser()}（命令行）")
+    click.echo(f"user {name} enabled" if changed else f"user {name} was enabled already")
+
+
+@user.command("passwd")
+@config_option
+@click.argument("name")
+@click.option("--password-env", default=None, help="Read the new password from this environment variable.")
+@handled
+def user_passwd(config: str | None, name: str, password_env: str | None) -> None:
+    """Set a user's password; every session they have ends.
+
+    \b
+    Example:
+        INTAKE_NEW_PW=… intake user passwd 张明 --password-env INTAKE_NEW_PW
+    """
+    # Deferred for start-up time: each command loads only the part of the application it needs.
+    from intake.office.users import set_password
+
+    password = _password(password_env)
+    set_password(Context(config).store(), name, password, by=f"{getpass.getuser()}（命令行）")
+    click.echo(f"password of {name} set; their sessions have ended")
 
 
 @main.command()

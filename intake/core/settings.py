@@ -199,6 +199,22 @@ class WebSettings(_Frozen):
     secret_file: Path = Path("var/web-secret")  # signs session cookies; made on first start
     session_hours: float = Field(12, gt=0)
     preview_pages: int = Field(3, ge=0, le=20)
+    # The office's reverse proxies (addresses or networks): only their X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an address or network") from exc
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in self.trusted_proxies)
 
 
 class Province(_Frozen):

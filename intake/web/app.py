@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from intake.core.settings import Settings
 from intake.web import auth
 from intake.web.console import Console
-from intake.web.routes import audit, board, messages, nominees, outbox, provinces
+from intake.web.routes import audit, board, messages, nominees, outbox, provinces, users
 from store.repo import Store
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -38,6 +38,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         *nominees.routes,
         *outbox.routes,
         *audit.routes,
+        *users.routes,
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
     middleware = [

@@ -5,6 +5,7 @@ Content-Security-Policy that loads nothing from anywhere but the console, and ru
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
@@ -18,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake.core.errors import ActionError, LoginRefused
+from intake.core.errors import ActionError, ConfigError, LoginRefused
 from intake.core.vocabulary import ROLES
-from intake.office.users import authenticate
+from intake.office.users import authenticate, end_sessions
 from intake.web.console import console
 from store.repo import User
 
@@ -63,18 +64,69 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+SECRET_BYTES = 32
+
+
 def secret_key(path: Path) -> str:
-    """The key that signs session cookies: made once, private to the service's user."""
+    """The key that signs session cookies: at least 32 random bytes, made once (written whole to
+    a temporary file, synced, then linked into place, so no process ever reads half a key),
+    private to the service's user. A shorter key is refused: anyone could sign a session."""
     try:
-        return path.read_text(encoding="utf-8").strip()
+        key = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(key)
+        key = _new_secret(path)
+    except OSError as exc:
+        raise ConfigError(f"web.secret_file: cannot read {path}: {exc.strerror}") from exc
+    if len(key.encode("utf-8")) < SECRET_BYTES:
+        raise ConfigError(
+            f"web.secret_file: {path} holds {len(key.encode('utf-8'))} bytes, fewer than {SECRET_BYTES}: "
+            "anyone could sign a session with it. Remove the file (a new key is made on the next start) "
+            "or write one: head -c 48 /dev/urandom | base64 > FILE"
+        )
     return key
+
+
+def _new_secret(path: Path) -> str:
+    key = secrets.token_urlsafe(48)  # 48 random bytes, 64 characters
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temporary, path)  # never over a key another process made meanwhile
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"web.secret_file: cannot create {path}: {exc.strerror}") from exc
+    return key
+
+
+def client_address(request: Request) -> str:
+    """The address of the person's own machine: the peer's, or, when the peer is one of
+    ``web.trusted_proxies``, the last address in X-Forwarded-For that is not a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    proxies = console(request).settings.web.trusted_networks
+    if not proxies or not _within(peer, proxies):
+        return peer
+    forwarded = [a.strip() for h in request.headers.getlist("x-forwarded-for") for a in h.split(",")]
+    for address in reversed([a for a in forwarded if a]):
+        if not _within(address, proxies):
+            return address[:100]
+    return peer
+
+
+def _within(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
 
 
 def same_token(given: Any, expected: Any) -> bool:
@@ -94,11 +146,19 @@ async def current_user(request: Request) -> User | None:
         request.session.clear()
         return None
 
+    version = request.session.get("v")
+
     def load(repo: Any) -> User | None:
         user = repo.user_by_id(uid)
-        return user if user is not None and user.active else None
+        # Disabled, a new password, signed out elsewhere: the session is of an earlier version.
+        if user is None or not user.active or user.session_version != version:
+            return None
+        return user  # type: ignore[no-any-return]
 
-    return await c.read(load)  # type: ignore[no-any-return]
+    user = await c.read(load)
+    if user is None:
+        request.session.clear()
+    return user  # type: ignore[no-any-return]
 
 
 def page(roles: tuple[str, ...] = ROLES) -> Callable[[Handler], Endpoint]:
@@ -160,19 +220,22 @@ async def login(request: Request) -> Response:
         return c.render(request, "login.html", None, next=target, error="")
     data = await request.form()
     name, password = str(data.get("username", "")), str(data.get("password", ""))
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     try:
-        uid = await run_in_threadpool(authenticate, c.store, name, password, address, c.now())
+        uid, version = await run_in_threadpool(authenticate, c.store, name, password, address, c.now())
     except LoginRefused as exc:
         log.warning("console: login refused for %r from %s", name[:100], address)
         return c.render(request, "login.html", None, 401, next=target, error=str(exc))
     request.session.clear()
-    request.session.update({"uid": uid, "at": c.now().timestamp(), "csrf": secrets.token_urlsafe(32)})
+    request.session.update({"uid": uid, "v": version, "at": c.now().timestamp(), "csrf": secrets.token_urlsafe(32)})
     log.info("console: %r signed in from %s", name[:100], address)
     return RedirectResponse(target, status_code=303)
 
 
 @page()
 async def logout(request: Request, user: User, form: dict[str, str]) -> Response:
+    """Signed out: this session ends, and so does every other of the same user (a cookie copied
+    elsewhere stops working too)."""
+    await run_in_threadpool(end_sessions, console(request).store, user.id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

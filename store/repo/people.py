@@ -22,6 +22,15 @@ class PeopleRepo(RepoBase):
     def users(self) -> list[User]:
         return list(self.s.scalars(select(User).order_by(User.name)))
 
+    def last_logins(self) -> dict[str, datetime]:
+        """Each name's last successful sign-in."""
+        stmt = (
+            select(LoginAttempt.name, func.max(LoginAttempt.at))
+            .where(LoginAttempt.ok.is_(True))
+            .group_by(LoginAttempt.name)
+        )
+        return {name: at for name, at in self.s.execute(stmt)}
+
     def failed_logins_since(self, since: datetime, *, name: str | None = None, address: str | None = None) -> int:
         stmt = (
             select(func.count()).select_from(LoginAttempt).where(LoginAttempt.ok.is_(False), LoginAttempt.at >= since)
