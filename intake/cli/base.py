@@ -3,6 +3,7 @@ an application error into a one-line message and a non-zero exit."""
 
 from __future__ import annotations
 
+import getpass
 import logging
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from intake.core.errors import EX_USAGE, HANDLED_ERRORS, ConfigError, LockError, exit_status
+from intake.core.errors import EX_CONFIG, EX_USAGE, HANDLED_ERRORS, ConfigError, LockError, exit_status
 from intake.core.settings import Settings, load_settings
 from store.locks import LockBusy, worker_lock
 from store.repo import Store
@@ -60,6 +61,13 @@ def handled(fn: F) -> F:
         except HANDLED_ERRORS as exc:
             click.echo(f"intake: {exc}", err=True)
             sys.exit(exit_status(exc))
+        except PermissionError as exc:
+            # A path this command must write and may not: configuration (the deployment's owner
+            # and modes), named, never a traceback.
+            where = exc.filename or "a data path"
+            click.echo(f"intake: cannot write {where} as user {getpass.getuser()}: {exc.strerror}", err=True)
+            logging.getLogger("intake").debug("permission denied: %s", where, exc_info=exc)
+            sys.exit(EX_CONFIG)
 
     return wrapper  # type: ignore[return-value]
 
@@ -81,8 +89,16 @@ class Context:
         return self._settings
 
     def store(self) -> Store:
+        """The database and archive, once every data path is known to be writable by the user
+        running this (else 78, naming the path)."""
+        # Deferred for start-up time: each command loads only the part of the application it needs.
+        from intake.ops.paths import adopt_database, require_writable
+
         s = self.settings
-        return Store(s.database.url, s.archive.path)
+        require_writable(s)
+        store = Store(s.database.url, s.archive.path)
+        adopt_database(s)
+        return store
 
 
 config_option = click.option(

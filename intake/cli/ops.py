@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,20 +69,36 @@ def status(config: str | None) -> None:
 
 @main.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The data folder (default: /var/lib/intake for a FOLDER under /etc, else FOLDER/var).",
+)
 @handled
-def init(folder: Path) -> None:
-    """Write a new deployment into FOLDER: intake.toml (every setting, explained) and campaign.toml
-    (the 31 provinces in GB/T 2260 order, placeholder quotas and addresses to fill in).
+def init(folder: Path, data: Path | None) -> None:
+    """Write a new deployment into FOLDER: intake.toml (every setting, explained; every data path
+    absolute, under one data folder) and campaign.toml (the 31 provinces in GB/T 2260 order,
+    placeholder quotas and addresses to fill in); make the data folder's archive and session key,
+    owned like the data folder.
 
     \b
     Example:
         intake init /etc/intake && intake check --config /etc/intake/intake.toml
+        intake init ./campaign --data /srv/intake
     """
     # Deferred for start-up time: each command loads only the part of the application it needs.
     from intake.ops.init import init as write_deployment
 
-    for path in write_deployment(folder):
+    *written, data_folder = write_deployment(folder, data)
+    for path in written:
         click.echo(f"wrote {path}")
+    owner = data_folder.stat().st_uid
+    click.echo(f"data in {data_folder} (owner uid {owner})")
+    if owner == 0 and os.geteuid() == 0:
+        click.echo(
+            f"note: {data_folder} belongs to root; give it to the service's user: chown -R intake:intake {data_folder}"
+        )
     click.echo("next: fill in campaign.toml (quotas from 附件1, the registered addresses), then `intake check`")
 
 
@@ -142,7 +159,11 @@ def restore(config: str | None, file: Path) -> None:
     """
     # Deferred for start-up time: each command loads only the part of the application it needs.
     from intake.ops.backup import restore as load_backup
+    from intake.ops.paths import adopt_archive, adopt_database
 
     ctx = Context(config)
     counts = load_backup(ctx.store(), ctx.settings.archive.path, file)
+    # Restored as root: the data is given to the owner of the folder it went into (the service's user).
+    adopt_archive(ctx.settings)
+    adopt_database(ctx.settings)
     click.echo(f"restored {counts.get('messages', 0)} messages and {counts['blobs']} archived files from {file}")

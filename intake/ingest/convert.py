@@ -84,6 +84,7 @@ def _convert_once(binary: str, payload: bytes, source_ext: str, target: str, tim
         src.write_bytes(payload)
         out = work / "out"
         out.mkdir()
+        _never_run_macros(work / "profile")
         profile = (work / "profile").as_uri()
         # A web page opens in Writer/Web, which cannot save .docx: open it as a Writer document.
         infilter = ["--infilter=HTML (StarWriter)"] if source_ext == "html" else []
@@ -119,3 +120,25 @@ def _convert_once(binary: str, payload: bytes, source_ext: str, target: str, tim
             why = lines[-1] if lines else f"exit code {code}"
             raise ConversionError(f"{source_ext.upper()}文件无法打开，可能已损坏") from ConversionError(why)
         return result.read_bytes()
+
+
+# What a new profile holds before LibreOffice first starts: no macro of a mailed document ever
+# runs (disabled outright, and the security level at its highest), and no link it names from
+# another site is followed. The warm LibreOffice is told the same on every load.
+SAFE_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" \
+xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" \
+oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" \
+oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" \
+oor:op="fuse"><value>true</value></prop></item>
+</oor:items>
+"""
+
+
+def _never_run_macros(profile: Path) -> None:
+    user = profile / "user"
+    user.mkdir(parents=True, exist_ok=True)
+    (user / "registrymodifications.xcu").write_text(SAFE_PROFILE, encoding="utf-8")

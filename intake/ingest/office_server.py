@@ -122,7 +122,15 @@ def main() -> int:
         try:
             job = json.loads(line)
             doc = desktop.loadComponentFromURL(
-                uno.systemPathToFileUrl(job["in"]), "_blank", 0, _props(Hidden=True, ReadOnly=True)
+                uno.systemPathToFileUrl(job["in"]),
+                "_blank",
+                0,
+                _props(
+                    Hidden=True,
+                    ReadOnly=True,
+                    MacroExecutionMode=0,  # com.sun.star.document.MacroExecMode.NEVER_EXECUTE
+                    UpdateDocMode=0,  # com.sun.star.document.UpdateDocMode.NO_UPDATE: no link is followed
+                ),
             )
             if doc is None:
                 print(json.dumps({"error": "could not be loaded"}), flush=True)

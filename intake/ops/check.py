@@ -4,6 +4,7 @@ archive. Tried for real, sending nothing."""
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import smtplib
@@ -15,10 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from intake.core.errors import IntakeError
+from intake.core.secret import SECRET_BYTES
 from intake.core.settings import Settings
 from intake.ingest.convert import office_binary
+from intake.ingest.warm import SYSTEM_PYTHON, WarmOffice
 from intake.mail.sources.imap import ImapSource
 from intake.ops.init import PLACEHOLDER_DOMAIN
+from intake.ops.paths import data_paths, sqlite_file, why_not_writable
 from intake.ops.status import safe_url
 from parsers.archives import rar_program
 from store.db import HEAD, current_revision, known_revisions, make_engine
@@ -55,8 +59,38 @@ def check(settings: Settings, now: datetime | None = None) -> Checklist:
     _check_smtp(settings, out)
     _check_office(out)
     _check_archives(out)
+    _check_paths(settings, out)
     _check_store(settings, out)
     return out
+
+
+def _check_paths(settings: Settings, out: Checklist) -> None:
+    """Each data path tried for real, as the user running the check: made when missing, a file
+    written and removed."""
+    user = getpass.getuser()
+    failed = False
+    for entry in data_paths(settings):
+        reason = why_not_writable(entry)
+        if reason is not None:
+            failed = True
+            out.fail("data path", f"{entry.setting}: cannot write {entry.path} as user {user}: {reason}")
+    db = sqlite_file(settings.database.url)
+    if db is not None and db.exists() and not os.access(db, os.R_OK | os.W_OK):
+        failed = True
+        out.fail("data path", f"database.url: cannot write {db} as user {user}")
+    secret = settings.web.secret_file
+    if secret.exists():
+        try:
+            size = len(secret.read_text(encoding="utf-8").strip().encode("utf-8"))
+        except OSError as exc:
+            failed = True
+            out.fail("session key", f"{secret}: cannot read as user {user}: {exc.strerror}")
+        else:
+            if size < SECRET_BYTES:
+                failed = True
+                out.fail("session key", f"{secret} holds {size} bytes, fewer than {SECRET_BYTES}: remove it")
+    if not failed:
+        out.ok("data paths", f"each writable by {user}: " + ", ".join(str(e.path) for e in data_paths(settings)))
 
 
 def _check_campaign(settings: Settings, now: datetime, out: Checklist) -> None:
@@ -162,6 +196,16 @@ def _check_office(out: Checklist) -> None:
         out.warn("LibreOffice", "not installed: Word 97/WPS/Excel 97 files are flagged instead of read")
     else:
         out.ok("LibreOffice", office_binary() or "")
+        if WarmOffice.possible():
+            out.ok(
+                "warm LibreOffice", f"{SYSTEM_PYTHON} imports uno: Word 97/WPS files convert in tens of milliseconds"
+            )
+        else:
+            out.warn(
+                "warm LibreOffice",
+                f"{SYSTEM_PYTHON} cannot import uno (apt install python3-uno): every Word 97/WPS/Excel 97 "
+                "file then costs a new LibreOffice process, about a second each",
+            )
     fc = shutil.which("fc-list")
     fonts = ""
     if fc:

@@ -1,5 +1,7 @@
-"""``intake init DIR``: a new deployment: ``intake.toml`` (every setting, explained) and
-``campaign.toml`` (the 31 provinces in GB/T 2260 order, placeholder quotas and addresses)."""
+"""``intake init DIR [--data DIR]``: a new deployment: ``intake.toml`` (every setting, explained)
+and ``campaign.toml`` (the 31 provinces in GB/T 2260 order, placeholder quotas and addresses), with
+every data path absolute under one data folder, which ``init`` prepares: the archive and the
+session key made, owned like the folder (run as root, they go to the service's user who owns it)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 import tomlkit
 
 from intake.core.errors import ConfigError
+from intake.core.secret import secret_key
 from intake.ops.explained import EXPLAINED, SECTIONS, defaults, setting_names
+from intake.ops.paths import default_data_folder, make_folder, own_like
 
 # GB/T 2260 order, as the notice lists the provinces.
 PROVINCES = (
@@ -57,16 +61,21 @@ def _placeholder_quota() -> list[tuple[int, int]]:
     return [(7 if i < 14 else 6, 1 if i >= n - 2 else 2) for i in range(n)]
 
 
-def intake_toml() -> str:
+def intake_toml(data: Path) -> str:
     values = defaults()
+    values["database"]["url"] = f"sqlite:///{data / 'intake.db'}"
+    values["archive"]["path"] = str(data / "archive")
+    values["web"]["secret_file"] = str(data / "web-secret")
+    values["mailbox"]["maildir"] = str(data / "mail" / "inbox")
     values["mailbox"]["source"] = "imap"
     values["smtp"]["outbox"] = None
     values["summary"]["recipients"] = [f"office@{PLACEHOLDER_DOMAIN}"]
     doc = tomlkit.document()
     for line in (
-        "intake: this deployment's settings. Every setting is here, with what it does; relative",
-        "paths are taken from this file's folder. Secrets are never written here: the variables",
-        "named by password_env (or a password_file) hold them. `intake check` says what is missing.",
+        "intake: this deployment's settings. Every setting is here, with what it does. The data",
+        f"(database, archive, caches, session key) is kept under {data}; a relative path would be",
+        "taken from this file's folder. Secrets are never written here: the variables named by",
+        "password_env (or a password_file) hold them. `intake check` says what is missing.",
     ):
         doc.add(tomlkit.comment(line))
     doc.add(tomlkit.nl())
@@ -124,14 +133,25 @@ def campaign_toml() -> str:
     return tomlkit.dumps(doc)
 
 
-def init(folder: Path) -> list[Path]:
-    """Write a new deployment into ``folder``: intake.toml, campaign.toml."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in (("intake.toml", intake_toml()), ("campaign.toml", campaign_toml())):
-        target = folder / name
+def init(folder: Path, data: Path | None = None) -> list[Path]:
+    """Write a new deployment into ``folder`` (intake.toml, campaign.toml) with its data under
+    ``data`` (default: ``default_data_folder``), and prepare the data folder: made if missing,
+    the archive folder and the session key made in it, owned like it."""
+    folder = folder.expanduser().absolute()
+    data = (data or default_data_folder(folder)).expanduser().absolute()
+    targets = [folder / "intake.toml", folder / "campaign.toml"]
+    for target in targets:
         if target.exists():
             raise ConfigError(f"{target} exists already: init never overwrites a deployment")
-        target.write_text(text, encoding="utf-8")
-        written.append(target)
-    return written
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for target, text in zip(targets, (intake_toml(data), campaign_toml()), strict=True):
+            target.write_text(text, encoding="utf-8")
+        make_folder(data, 0o750)
+        make_folder(data / "archive")
+        key = data / "web-secret"
+        secret_key(key)
+        own_like(key, data)
+    except OSError as exc:
+        raise ConfigError(f"init: cannot write {exc.filename or folder}: {exc.strerror}") from exc
+    return [*targets, data]

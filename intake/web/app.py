@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from intake.core.secret import secret_key
 from intake.core.settings import Settings
 from intake.web import auth
 from intake.web.console import Console
@@ -45,7 +46,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Middleware(auth.SecurityHeaders),
         Middleware(
             SessionMiddleware,
-            secret_key=auth.secret_key(settings.web.secret_file),
+            secret_key=secret_key(settings.web.secret_file),
             session_cookie="intake_session",
             max_age=int(timedelta(hours=settings.web.session_hours).total_seconds()),
             same_site="lax",

@@ -7,10 +7,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import os
 import secrets
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake.core.errors import ActionError, ConfigError, LoginRefused
+from intake.core.errors import ActionError, LoginRefused
 from intake.core.vocabulary import ROLES
 from intake.office.users import authenticate, end_sessions
 from intake.web.console import console
@@ -62,49 +60,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-
-
-SECRET_BYTES = 32
-
-
-def secret_key(path: Path) -> str:
-    """The key that signs session cookies: at least 32 random bytes, made once (written whole to
-    a temporary file, synced, then linked into place, so no process ever reads half a key),
-    private to the service's user. A shorter key is refused: anyone could sign a session."""
-    try:
-        key = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        key = _new_secret(path)
-    except OSError as exc:
-        raise ConfigError(f"web.secret_file: cannot read {path}: {exc.strerror}") from exc
-    if len(key.encode("utf-8")) < SECRET_BYTES:
-        raise ConfigError(
-            f"web.secret_file: {path} holds {len(key.encode('utf-8'))} bytes, fewer than {SECRET_BYTES}: "
-            "anyone could sign a session with it. Remove the file (a new key is made on the next start) "
-            "or write one: head -c 48 /dev/urandom | base64 > FILE"
-        )
-    return key
-
-
-def _new_secret(path: Path) -> str:
-    key = secrets.token_urlsafe(48)  # 48 random bytes, 64 characters
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(key)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(temporary, path)  # never over a key another process made meanwhile
-        except FileExistsError:
-            return path.read_text(encoding="utf-8").strip()
-        finally:
-            temporary.unlink(missing_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"web.secret_file: cannot create {path}: {exc.strerror}") from exc
-    return key
 
 
 def client_address(request: Request) -> str:

@@ -256,6 +256,20 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
         assert line in worker
     assert "EnvironmentFile=/etc/intake/secrets.env" in worker and "ReadWritePaths=/var/lib/intake" in worker
     assert "RestartPreventExitStatus=77 78" in worker
+    web = (tmp_path / "intake-web.service").read_text()
+    assert "EnvironmentFile" not in web.replace("# No EnvironmentFile", "")  # no mail passwords in the console
+    for unit in (worker, web):
+        for line in (
+            "SystemCallFilter=@system-service",
+            "ProtectKernelLogs=yes",
+            "ProtectClock=yes",
+            "ProtectHostname=yes",
+            "RestrictNamespaces=yes",
+            "CapabilityBoundingSet=\n",
+            "MemoryMax=",
+            "TasksMax=",
+        ):
+            assert line in unit, line
 
 
 def test_init_check_and_run_from_anywhere(tmp_path: Path, dovecot: Dovecot, smtp) -> None:  # type: ignore[no-untyped-def]

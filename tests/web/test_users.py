@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from intake.core.errors import ConfigError, LoginRefused
+from intake.core.secret import secret_key
 from intake.core.settings import Settings, load_settings
 from intake.office import users
 from intake.web import auth
@@ -203,18 +204,18 @@ def test_a_csrf_value_of_any_characters_is_refused_not_an_error(deployment) -> N
 
 def test_the_session_secret(tmp_path: Path) -> None:
     made = tmp_path / "data" / "web-secret"
-    key = auth.secret_key(made)
+    key = secret_key(made)
     assert len(key.encode()) >= 32 and stat.S_IMODE(made.stat().st_mode) == 0o600
-    assert auth.secret_key(made) == key  # made once
+    assert secret_key(made) == key  # made once
     assert [p.name for p in made.parent.iterdir()] == ["web-secret"]  # no temporary left behind
     short = tmp_path / "short"
     short.write_text("secret\n")
     with pytest.raises(ConfigError, match="fewer than 32"):
-        auth.secret_key(short)
+        secret_key(short)
     empty = tmp_path / "empty"
     empty.write_text("")
     with pytest.raises(ConfigError, match="fewer than 32"):
-        auth.secret_key(empty)
+        secret_key(empty)
     cfg = embedded_config(tmp_path, web={"secret_file": str(short), "port": 1})
     done = run_intake("web", config=cfg)
     assert done.returncode == 78 and str(short) in done.stderr and "Traceback" not in done.stderr
