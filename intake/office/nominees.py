@@ -168,10 +168,25 @@ def review_province(
                 and n.current
                 and not (n.id in states and states[n.id].state in ("rejected", "withdrawn"))
             ]
+            within = len(group) <= quota
+            unranked = [n.name for n in group if n.rank is None]
+            if not within and unranked:
+                # Reading order is no ranking: the province must say who comes first.
+                word = "个人" if kind == "individual" else "单位"
+                raise ActionError(
+                    f"{province.name}推荐{word}{len(group)}个，超出名额{quota}个，但未排序"
+                    f"（{'、'.join(unranked[:5])}{'等' if len(unranked) > 5 else ''}没有排序）："
+                    "无法按排序审定。请先请该省报送排序，或逐一审核"
+                )
             group.sort(key=lambda n: (n.rank is None, n.rank or 0, n.id))
             for i, n in enumerate(group):
                 state = "approved" if i < quota else "reserve"
-                note = reason.strip() or ("名额内按排序通过" if state == "approved" else "超出名额，按排序备选")
+                default = (
+                    "未超出名额，予以通过"
+                    if within
+                    else ("名额内按排序通过" if state == "approved" else "超出名额，按排序备选")
+                )
+                note = reason.strip() or default
                 if _set_review(repo, n, state, note, actor):
                     changed.append(f"{n.name}：{REVIEW_STATES[state]}")
         repo.flush()

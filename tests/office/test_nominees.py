@@ -125,3 +125,30 @@ def test_two_records_of_one_person_merge_into_the_first_and_the_other_id_stays_a
     client = TestClient(create_app(settings, store))
     client.post("/login", data={"username": "查看员", "password": "secret-123456"})
     assert "吴杰" in client.get(f"/nominees/{alias}").text
+
+
+def test_accepting_by_rank_refuses_a_province_that_gave_no_ranking(tmp_path: Path) -> None:
+    """Two unranked nominees for one place: reading order is no ranking, so 审定 by rank refuses
+    and changes nothing; within the quota, no ranking is needed and the reason says so."""
+    from intake.core.errors import ActionError
+    from intake.office.nominees import review_province
+
+    cfg = _deployment(tmp_path)
+    settings = load_settings(cfg)
+    tight = settings.model_copy(
+        update={"provinces": tuple(p.model_copy(update={"individuals": 1}) for p in settings.provinces)}
+    )
+    store = Store(settings.database.url, settings.archive.path)
+    try:
+        review_province(store, tight, "gz", by="测试")
+    except ActionError as exc:
+        assert "未排序" in str(exc) and "吴杰" in str(exc) and "曹志强" in str(exc), exc
+    else:
+        raise AssertionError("accepted by rank without a ranking")
+    with store.session() as repo:
+        assert repo.review_states() == {}  # nothing changed
+    accepted = run_intake("review", "--province", "gz", config=cfg, cwd=tmp_path)
+    assert accepted.returncode == 0, accepted.stderr  # 6 places for 2: no ranking needed
+    with store.session() as repo:
+        reasons = {r.state: r.reason for r in repo.review_states().values()}
+    assert reasons == {"approved": "未超出名额，予以通过"}
