@@ -53,6 +53,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             https_only=settings.web.https,
         ),
     ]
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={404: auth.no_such_page, 405: auth.no_such_page, 500: auth.server_error},
+    )
     app.state.console = Console(settings, store)
     return app

@@ -142,6 +142,19 @@ def page(roles: tuple[str, ...] = ROLES) -> Callable[[Handler], Endpoint]:
     return wrap
 
 
+async def no_such_page(request: Request, exc: Exception) -> Response:
+    """An address the console does not have (or a method it does not take), in the office's words:
+    a plain page that names no route and needs no session to show."""
+    status = getattr(exc, "status_code", 404)
+    text = "没有这个页面" if status == 404 else "不支持这种访问方式"
+    return PlainTextResponse(f"{text}。请从首页进入：/", status_code=status)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("console: %s %s failed", request.method, request.url.path, exc_info=exc)
+    return PlainTextResponse("系统出错，未能完成。请稍后重试；如仍出错，请联系管理员查看日志。", status_code=500)
+
+
 def not_found(request: Request, user: User, what: str) -> Response:
     return console(request).render(request, "error.html", user, 404, message=f"没有找到{what}", back="/")
 

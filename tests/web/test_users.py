@@ -219,3 +219,12 @@ def test_the_session_secret(tmp_path: Path) -> None:
     cfg = embedded_config(tmp_path, web={"secret_file": str(short), "port": 1})
     done = run_intake("web", config=cfg)
     assert done.returncode == 78 and str(short) in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unknown_address_answers_in_the_offices_words(deployment) -> None:  # type: ignore[no-untyped-def]
+    _cfg, settings, store = deployment
+    client = _client(settings, store)
+    for method, path, status in (("GET", "/no-such-page", 404), ("PUT", "/login", 405), ("GET", "/static/x.js", 404)):
+        r = client.request(method, path)
+        assert r.status_code == status and "Not Found" not in r.text and "Method Not Allowed" not in r.text, r.text
+        assert "页面" in r.text or "访问方式" in r.text, r.text

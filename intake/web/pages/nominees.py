@@ -9,6 +9,7 @@ from typing import Any
 
 from intake.campaign.standing import Standing
 from intake.core.settings import Settings
+from intake.core.time import cn_date
 from intake.core.vocabulary import REVIEW_STATES, labels
 from intake.reports import workbooks
 from intake.web.pages.common import nominee_row
@@ -88,7 +89,7 @@ def nominees_workbook(rows: list[dict[str, Any]], day: date, described: str = ""
     wb = workbooks.new_workbook()
     ws = wb.active
     ws.title = "推荐对象"
-    title = f"推荐对象名单（{day.isoformat()}）" + (f"　筛选：{described}" if described else "")
+    title = f"推荐对象名单（{cn_date(day)}）" + (f"　筛选：{described}" if described else "　全部")
     headers = [
         "省份",
         "类别",
