@@ -93,14 +93,16 @@ def export(config: str | None, fmt: str) -> None:
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @handled
 def documents(config: str | None, out: Path) -> None:
-    """Write 审核名单.xlsx, 公示名单.docx and 通报表扬.docx from the review states.
+    """Write 审核名单.xlsx, 公示名单.docx and 通报表扬.docx from the review states, each Word
+    document from the office's template (templates/gongshi.docx, templates/tongbao.docx) and with
+    a PDF beside it where LibreOffice is installed.
 
     \b
     Example:
         intake documents --out 文件/
     """
     # Deferred for start-up time: each command loads only the part of the application it needs.
-    from intake.reports.documents import build, collect, withheld, write
+    from intake.reports.documents import build, collect, with_pdfs, withheld, write
 
     ctx = Context(config)
     store = ctx.store()
@@ -108,6 +110,8 @@ def documents(config: str | None, out: Path) -> None:
         docs = build(repo, ctx.settings, datetime.now(UTC))
         held = withheld(collect(repo, ctx.settings, ("approved",)))
     for path in write(docs, out):
+        click.echo(f"written {path}")
+    for path in write(with_pdfs(docs, ctx.settings.limits.convert_timeout_seconds), out):
         click.echo(f"written {path}")
     for province, entry in held:
         click.echo(

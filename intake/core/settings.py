@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from datetime import datetime, time, tzinfo
+from datetime import date, datetime, time, tzinfo
 from email.utils import parseaddr
 from importlib.resources import files
 from pathlib import Path
@@ -188,6 +188,27 @@ class ReminderSettings(_Frozen):
     after_deadline: bool = False
 
 
+class DocumentSettings(_Frozen):
+    """What the issued documents say of their issuer and the publicity (公示): each document is a
+    .docx template the office edits (``templates``); these fill its fields."""
+
+    issuer: str = "中共国家工商行政管理总局党组"  # 发文机关标志 (printed red, with 文件 after it)
+    number: str = "工商党字〔{year}〕　号"  # 发文字号; {year} is the year it is made
+    signer: str = "总局党组"  # 落款 of the 通报
+    recipients: str = "各省、自治区、直辖市工商行政管理局、市场监督管理部门党组（党委）"  # 主送
+    copy_to: str = "各省、自治区、直辖市党委组织部"  # 抄送, in 版记
+    printed_by: str = "国家工商行政管理总局办公厅"  # 印发机关, in 版记
+    publicity_by: str = "总局非公党建办"  # 落款 of the 公示
+    publicity_start: date | None = None  # the 公示 begins (default: the day it is made)
+    publicity_days: int = Field(5, ge=1, le=30)  # working days
+    holidays: tuple[date, ...] = ()  # days off besides weekends (法定节假日)
+    workdays: tuple[date, ...] = ()  # weekend days worked (调休上班)
+    objection_unit: str = "总局非公党建办"
+    objection_phone: str = ""
+    objection_mail: str = ""
+    objection_address: str = ""
+
+
 class ReturnSettings(_Frozen):
     review: bool = True  # 退回修改 as drafts first
 
@@ -258,6 +279,7 @@ class Settings(_Frozen):
     web: WebSettings = WebSettings()
     reminders: ReminderSettings = ReminderSettings()
     returns: ReturnSettings = ReturnSettings()
+    documents: DocumentSettings = DocumentSettings()
     logging: LoggingSettings = LoggingSettings()
     provinces: tuple[Province, ...] = ()
     templates: Path = Path("templates")

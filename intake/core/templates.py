@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
 from intake.core.errors import ConfigError
+from intake.core.settings import DEFAULTS_DIR
 from intake.core.time import cn_date, cn_datetime, local, shown
 
 
@@ -42,7 +43,10 @@ def render_template(settings: Any, name: str, context: dict[str, Any], *more: Pa
     """``name`` from the configured templates (then ``more`` folders), with ``context`` (and the
     office's contact person, named in every mail to a province)."""
     context = {"contact": getattr(settings, "contact", None), **context}
-    folders = (str(Path(settings.templates)), *(str(m) for m in more))
+    # The office's folder first; a template it has no copy of (one added by an upgrade) is the shipped one.
+    folders = tuple(
+        dict.fromkeys((str(Path(settings.templates)), *(str(m) for m in more), str(DEFAULTS_DIR / "templates")))
+    )
     env = environment(folders, settings.campaign.tz)
     try:
         return env.get_template(name).render(**context)

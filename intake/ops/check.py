@@ -119,6 +119,15 @@ def _check_campaign(settings: Settings, now: datetime, out: Checklist) -> None:
         out.warn("contact", "contact.person/contact.phone not set: mails to provinces name no one to call")
     else:
         out.ok("contact", f"{settings.contact.person} {settings.contact.phone}")
+    d = settings.documents
+    if not (d.objection_phone or d.objection_mail or d.objection_address):
+        out.warn(
+            "公示 objections",
+            "documents.objection_phone/objection_mail/objection_address not set: 公示名单 says only "
+            f"that objections go to {d.objection_unit}",
+        )
+    else:
+        out.ok("公示 objections", "、".join(x for x in (d.objection_phone, d.objection_mail, d.objection_address) if x))
     mailbox = settings.mailbox.username.lower() if settings.mailbox.source == "imap" else ""
     recipients = [r.lower() for r in settings.summary.recipients]
     if any("example" in r for r in recipients):

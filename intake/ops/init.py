@@ -5,6 +5,7 @@ session key made, owned like the folder (run as root, they go to the service's u
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import tomlkit
 
 from intake.core.errors import ConfigError
 from intake.core.secret import secret_key
+from intake.core.settings import DEFAULTS_DIR
 from intake.ops.explained import EXPLAINED, SECTIONS, defaults, setting_names
 from intake.ops.paths import default_data_folder, make_folder, own_like
 
@@ -81,8 +83,8 @@ def intake_toml(data: Path) -> str:
     doc.add(tomlkit.nl())
     doc.add(tomlkit.comment(EXPLAINED["campaign_file"]))
     doc.add("campaign_file", "campaign.toml")
-    doc.add(tomlkit.comment(EXPLAINED["templates"]))
-    doc.add(tomlkit.comment('templates = "templates"'))
+    doc.add(tomlkit.comment(EXPLAINED["templates"] + ": init copied the shipped ones there, to edit"))
+    doc.add("templates", "templates")
     for section in SECTIONS:
         doc.add(tomlkit.nl())
         doc.add(section, _section(section, values.get(section, {})))
@@ -134,7 +136,7 @@ def campaign_toml() -> str:
 
 
 def init(folder: Path, data: Path | None = None) -> list[Path]:
-    """Write a new deployment into ``folder`` (intake.toml, campaign.toml) with its data under
+    """Write a new deployment into ``folder`` (intake.toml, campaign.toml, templates/) with its data under
     ``data`` (default: ``default_data_folder``), and prepare the data folder: made if missing,
     the archive folder and the session key made in it, owned like it."""
     folder = folder.expanduser().absolute()
@@ -147,6 +149,12 @@ def init(folder: Path, data: Path | None = None) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         for target, text in zip(targets, (intake_toml(data), campaign_toml()), strict=True):
             target.write_text(text, encoding="utf-8")
+        # The letters and the documents' .docx, for the office to edit in its own copy.
+        templates = folder / "templates"
+        templates.mkdir(exist_ok=True)
+        for shipped in sorted((DEFAULTS_DIR / "templates").iterdir()):
+            if shipped.is_file() and not (templates / shipped.name).exists():
+                shutil.copyfile(shipped, templates / shipped.name)
         make_folder(data, 0o750)
         make_folder(data / "archive")
         key = data / "web-secret"

@@ -1,39 +1,36 @@
 """The documents the office issues from the review states: 审核名单.xlsx for the leading group,
-公示名单.docx, and 通报表扬.docx in the layout of GB/T 9704-2012 (党政机关公文格式).
+公示名单.docx, and 通报表扬.docx in the layout of GB/T 9704-2012 (党政机关公文格式), with a PDF of
+each where LibreOffice is installed.
 
 Provinces stand in the official order (GB/T 2260 code order, the order of the campaign's quota
-table), units before individuals, each by rank. The notification's words are a template the
-office edits for next year (``config/templates/tongbao.txt.j2``).
+table), units before individuals, each by rank. Each Word document is a .docx template the office
+edits in Word or WPS (``templates/gongshi.docx``, ``templates/tongbao.docx``, copied there by
+``init``; made by ``intake.dev.doc_templates``), its fields filled from ``[documents]``.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from docx import Document
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK, WD_LINE_SPACING
-from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
+from docxtpl import DocxTemplate
+from jinja2 import TemplateError
 
 from intake.campaign.standing import Standing
-from intake.core.settings import Settings
-from intake.core.templates import render_template
+from intake.core.errors import ConfigError
+from intake.core.settings import DEFAULTS_DIR, Settings
 from intake.core.text import display_name
+from intake.core.time import cn_date
 from intake.core.vocabulary import REVIEW_STATES, labels
+from intake.ingest.convert import ConversionError, convert, office_binary
 from intake.reports import workbooks
 from store.repo import Repo
 
-# GB/T 9704-2012: A4; 37 mm top and 28 mm left margins, a type area of 156 × 225 mm; the title
-# in 方正小标宋简体 二号 (22 pt), the body in 仿宋_GB2312 三号 (16 pt), 22 lines of 28 characters.
-TITLE_FONT, BODY_FONT, HEI_FONT = "方正小标宋简体", "仿宋_GB2312", "黑体"
-TITLE_PT, BODY_PT = 22, 16
-MARGINS_MM = {"top": 37, "bottom": 35, "left": 28, "right": 26}
-LINE_PITCH_PT = 225 / 22 / 25.4 * 72  # 22 lines in 225 mm: 28.95 pt
-CHAR_SPACING_PT = 156 / 28 / 25.4 * 72 - BODY_PT  # 28 characters in 156 mm
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -129,7 +126,7 @@ def review_workbook(groups: list[ProvinceEntries], title: str, day: date) -> byt
                     e.reason,
                 ]
             )
-    heading = f"{title}审核名单（{day.isoformat()}）"
+    heading = f"{title}审核名单（{cn_date(day)}）"
     workbooks.table(ws, heading, headers, rows, widths, heading=heading)
     return workbooks.saved(wb)
 
@@ -137,59 +134,42 @@ def review_workbook(groups: list[ProvinceEntries], title: str, day: date) -> byt
 # --------------------------------------------------------------------------- Word documents
 
 
-def _document() -> Any:
-    """A4 in the layout of GB/T 9704, with the named styles the office's Word knows them by."""
-
-    doc = Document()
-    section = doc.sections[0]
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.top_margin, section.bottom_margin = Mm(MARGINS_MM["top"]), Mm(MARGINS_MM["bottom"])
-    section.left_margin, section.right_margin = Mm(MARGINS_MM["left"]), Mm(MARGINS_MM["right"])
-
-    def style(name: str, font: str, size: int, bold: bool = False, center: bool = False) -> None:
-        st = doc.styles.add_style(name, 1)  # a paragraph style
-        st.base_style = doc.styles["Normal"]
-        _fonts(st.font, st.element, font)
-        st.font.size, st.font.bold = Pt(size), bold
-        pf = st.paragraph_format
-        pf.line_spacing_rule, pf.line_spacing = WD_LINE_SPACING.EXACTLY, Pt(LINE_PITCH_PT)
-        pf.space_before = pf.space_after = Pt(0)
-        if center:
-            pf.alignment = WD_ALIGN_PARAGRAPH.CENTER
-
-    _fonts(doc.styles["Normal"].font, doc.styles["Normal"].element, BODY_FONT)
-    doc.styles["Normal"].font.size = Pt(BODY_PT)
-    style("公文标题", TITLE_FONT, TITLE_PT, center=True)
-    style("公文正文", BODY_FONT, BODY_PT)
-    style("公文一级标题", HEI_FONT, BODY_PT)
-    return doc
+def template_file(settings: Settings, name: str) -> Path:
+    """The office's own template (its ``templates`` folder, as ``init`` copied it), else the
+    shipped one."""
+    for folder in (Path(settings.templates), DEFAULTS_DIR / "templates"):
+        if (folder / name).is_file():
+            return folder / name
+    raise ConfigError(f"template {name} not found in {settings.templates}")
 
 
-def _fonts(font: Any, element: Any, name: str) -> None:
-    """The font named for Latin and East Asian text alike (Word reads w:eastAsia for 汉字)."""
+def publicity_period(
+    start: date, days: int, holidays: tuple[date, ...], workdays: tuple[date, ...]
+) -> tuple[date, date]:
+    """The first and last day of a 公示 of ``days`` working days from ``start`` (a day off moves
+    the start to the next working day): weekends and ``holidays`` skipped, ``workdays`` (weekend
+    days worked in exchange for a holiday) counted."""
 
-    font.name = name
-    rpr = element.get_or_add_rPr()
-    rfonts = rpr.find(qn("w:rFonts"))
-    if rfonts is None:
-        rfonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(rfonts)
-    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
-        rfonts.set(qn(attr), name)
+    def working(d: date) -> bool:
+        return d in workdays or (d.weekday() < 5 and d not in holidays)
+
+    first = start
+    while not working(first):
+        first += timedelta(days=1)
+    last, counted = first, 1
+    while counted < days:
+        last += timedelta(days=1)
+        counted += working(last)
+    return first, last
 
 
-def _para(doc: Any, text: str, style: str = "公文正文", indent: bool = True, align: str | None = None) -> Any:
-
-    p = doc.add_paragraph(style=style)
-    run = p.add_run(text)
-    run.font.spacing = Pt(round(CHAR_SPACING_PT, 1)) if style == "公文正文" else None
-    if indent:
-        p.paragraph_format.first_line_indent = Pt(BODY_PT * 2)
-    if align == "right":
-        p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    elif align == "center":
-        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    return p
+def _groups(groups: list[ProvinceEntries], units: bool) -> list[dict[str, str]]:
+    out = []
+    for g in groups:
+        entries = g.units if units else g.individuals
+        if entries:
+            out.append({"province": g.name, "names": _names(entries, with_post=not units)})
+    return out
 
 
 def _names(entries: list[Entry], with_post: bool) -> str:
@@ -198,69 +178,58 @@ def _names(entries: list[Entry], with_post: bool) -> str:
     return "；".join(e.name for e in entries)
 
 
-def _list_body(doc: Any, groups: list[ProvinceEntries]) -> None:
-    units = [(g, g.units) for g in groups if g.units]
-    people = [(g, g.individuals) for g in groups if g.individuals]
-    n_units, n_people = sum(len(u) for _, u in units), sum(len(p) for _, p in people)
-    _para(doc, f"一、表现突出单位（{n_units}个）", style="公文一级标题")
-    for g, entries in units:
-        _para(doc, f"{g.name}：{_names(entries, False)}")
-    _para(doc, f"二、表现突出个人（{n_people}名）", style="公文一级标题")
-    for g, entries in people:
-        _para(doc, f"{g.name}：{_names(entries, True)}")
+def document_context(groups: list[ProvinceEntries], settings: Settings, day: date) -> dict[str, Any]:
+    """What the templates' fields are filled with."""
+    d = settings.documents
+    first, last = publicity_period(d.publicity_start or day, d.publicity_days, d.holidays, d.workdays)
+    ways = "；".join(
+        f"{label}：{value}"
+        for label, value in (("电话", d.objection_phone), ("电子邮箱", d.objection_mail), ("地址", d.objection_address))
+        if value
+    )
+    return {
+        "campaign_title": f"《关于{settings.campaign.title}工作的通知》",
+        "list_title": f"{settings.campaign.title.removesuffix('推荐')}名单",
+        "units": sum(len(g.units) for g in groups),
+        "individuals": sum(len(g.individuals) for g in groups),
+        "unit_groups": _groups(groups, units=True),
+        "people_groups": _groups(groups, units=False),
+        "issuer": d.issuer,
+        "number": d.number.replace("{year}", str(day.year)),
+        "signer": d.signer,
+        "recipients": d.recipients,
+        "copy_to": d.copy_to,
+        "printed_by": d.printed_by,
+        "printed_on": cn_date(day),
+        "publicity_by": d.publicity_by,
+        "date": cn_date(day),
+        "publicity": {"start": cn_date(first), "end": cn_date(last), "days": d.publicity_days},
+        "objection": {"unit": d.objection_unit, "ways": f"（{ways}）" if ways else ""},
+    }
+
+
+def render_docx(settings: Settings, name: str, context: dict[str, Any]) -> bytes:
+    """The office's template ``name`` with its fields filled; every value escaped, so a name from
+    mail is only ever text in the document."""
+    template = DocxTemplate(str(template_file(settings, name)))
+    try:
+        template.render(context, autoescape=True)
+    except TemplateError as exc:
+        raise ConfigError(f"template {name}: {exc}") from exc
+    buf = io.BytesIO()
+    template.save(buf)
+    return buf.getvalue()
 
 
 def publicity_docx(groups: list[ProvinceEntries], settings: Settings, day: date) -> bytes:
-    """公示名单: the approved units and individuals, by province in the official order."""
-    doc = _document()
-    _para(doc, f"{settings.campaign.title.removesuffix('推荐')}拟表扬名单", style="公文标题", indent=False)
-    _para(doc, "")
-    _list_body(doc, groups)
-    _para(doc, "")
-    _para(doc, "总局非公党建办", indent=False, align="right")
-    _para(doc, f"{day.year}年{day.month}月{day.day}日", indent=False, align="right")
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
+    """公示名单: the opening, the 公示期, where objections go, then the approved units and
+    individuals by province in the official order."""
+    return render_docx(settings, "gongshi.docx", document_context(groups, settings, day))
 
 
 def commendation_docx(groups: list[ProvinceEntries], settings: Settings, day: date) -> bytes:
-    """通报表扬: the notification from the office's template, then its list as the attachment."""
-
-    context = {
-        "campaign": settings.campaign,
-        "day": day,
-        "units": sum(len(g.units) for g in groups),
-        "individuals": sum(len(g.individuals) for g in groups),
-    }
-    text = render_template(settings, "tongbao.txt.j2", context)
-    blocks = [b.strip("\n") for b in text.split("\n\n") if b.strip()]
-    doc = _document()
-    title, *rest = blocks
-    for line in title.splitlines():
-        _para(doc, line.strip(), style="公文标题", indent=False)
-    _para(doc, "")
-    for block in rest:
-        first = block.splitlines()[0]
-        if first.startswith("[主送]"):
-            _para(doc, first.removeprefix("[主送]").strip(), indent=False)
-        elif first.startswith("[落款]"):
-            _para(doc, "")
-            for line in block.splitlines():
-                _para(doc, line.removeprefix("[落款]").strip(), indent=False, align="right")
-        elif first.startswith("[附件]"):
-            _para(doc, "")
-            _para(doc, first.removeprefix("[附件]").strip())
-        else:
-            _para(doc, " ".join(x.strip() for x in block.splitlines()))
-    doc.paragraphs[-1].add_run().add_break(WD_BREAK.PAGE)
-    _para(doc, "附件", style="公文一级标题", indent=False)
-    _para(doc, f"{settings.campaign.title.removesuffix('推荐')}名单", style="公文标题", indent=False)
-    _para(doc, "")
-    _list_body(doc, groups)
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
+    """通报表扬: 版头, the decision, its list as the attachment, 版记."""
+    return render_docx(settings, "tongbao.docx", document_context(groups, settings, day))
 
 
 # --------------------------------------------------------------------------- all three
@@ -293,6 +262,21 @@ def build(repo: Repo, settings: Settings, now: datetime) -> dict[str, bytes]:
         "公示名单.docx": publicity_docx(approved, settings, day),
         "通报表扬.docx": commendation_docx(approved, settings, day),
     }
+
+
+def with_pdfs(documents: dict[str, bytes], timeout: float) -> dict[str, bytes]:
+    """A PDF of each Word document, converted by LibreOffice where it is installed (else none: the
+    .docx are what the office edits and prints)."""
+    if office_binary() is None:
+        return {}
+    out = {}
+    for name, data in documents.items():
+        if name.endswith(".docx"):
+            try:
+                out[name.removesuffix(".docx") + ".pdf"] = convert(data, "docx", "pdf", timeout=timeout)
+            except ConversionError as exc:
+                log.warning("documents: no PDF of %s: %s", name, exc)
+    return out
 
 
 def write(documents: dict[str, bytes], folder: Path) -> list[Path]:

@@ -291,6 +291,9 @@ def test_init_check_and_run_from_anywhere(tmp_path: Path, dovecot: Dovecot, smtp
         key = name.rpartition(".")[2]
         assert f"\n{key} =" in text + campaign or f"\n# {key} =" in text + campaign, name
     assert campaign.count("\n[[provinces]]\n") == 31 and "PLACEHOLDERS" in campaign
+    # The letters and the documents' templates, copied for the office to edit.
+    copied = {p.name for p in (deployment / "templates").iterdir()}
+    assert {"receipt.txt.j2", "tongbao.docx", "gongshi.docx"} <= copied
     assert campaign.index('"北京市"') < campaign.index('"天津市"') < campaign.index('"新疆维吾尔自治区"')
 
     # As written: not ready (placeholders), and no server is tried without its password.
@@ -369,6 +372,7 @@ def test_the_wheel_carries_its_defaults_and_templates(tmp_path: Path) -> None:
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "intake/defaults/intake.toml" in names and "intake/defaults/templates/receipt.txt.j2" in names
+    assert "intake/defaults/templates/tongbao.docx" in names and "intake/defaults/templates/gongshi.docx" in names
 
     venv = tmp_path / "venv"
     subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True)

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
+import pypdfium2
 from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
-from docx.shared import Mm
+from docx.shared import Mm, RGBColor
 
 from intake.core.settings import load_settings
+from intake.dev.doc_templates import STYLES
 from intake.dev.samples import Person, Submission, Unit, build_message
 from intake.office import nominees
 from intake.reports.documents import build
@@ -50,6 +54,15 @@ def _campaign(tmp_path: Path) -> tuple[Path, Store]:
         (folder / f"{i}.eml").write_bytes(build_message(sub, rng))
     cfg = embedded_config(
         tmp_path,
+        documents={
+            # 端午节 2017: 5月28日至30日 off, Saturday 27 worked.
+            "publicity_start": date(2017, 5, 26),
+            "holidays": [date(2017, 5, 29), date(2017, 5, 30)],
+            "workdays": [date(2017, 5, 27)],
+            "objection_phone": "010-88650000",
+            "objection_mail": "fgdj@saic.example.cn",
+            "objection_address": "北京市西城区三里河东路8号",
+        },
         provinces=[
             {"code": "bj", "name": "北京市", "individuals": 6, "units": 2, "senders": ["fgdj-bj@aic.example.cn"]},
             {"code": "zj", "name": "浙江省", "individuals": 2, "units": 2, "senders": ["fgdj-zj@aic.example.cn"]},
@@ -109,21 +122,62 @@ def test_documents_follow_the_review_states(tmp_path: Path) -> None:
             for s, s_el in (("title", title.element), ("body", body.element))
         }
         assert fonts == {"title": "方正小标宋简体", "body": "仿宋_GB2312"}
-        assert all(p.style.name in ("公文标题", "公文正文", "公文一级标题") for p in doc.paragraphs)
-    notice = "\n".join(p.text for p in Document(io.BytesIO(docs["通报表扬.docx"])).paragraphs)
-    assert "决定对1个表现突出的单位和3名表现突出的个人予以通报表扬" in notice
-    assert "2017年6月1日" in notice
+        assert all(p.style.name in STYLES for p in doc.paragraphs), {p.style.name for p in doc.paragraphs}
+        # Page numbers as GB/T 9704 places them: "— 1 —", odd pages right, even pages left.
+        assert doc.settings.odd_and_even_pages_header_footer
+        odd, even = section.footer.paragraphs[0], section.even_page_footer.paragraphs[0]
+        for footer in (odd, even):
+            assert footer.text == "—  —" and footer._p.find(qn("w:fldSimple")).get(qn("w:instr")) == "PAGE"
+        assert odd.alignment == WD_ALIGN_PARAGRAPH.RIGHT and even.alignment == WD_ALIGN_PARAGRAPH.LEFT
+        assert "{{" not in text and "{%" not in text  # every field filled
+
+    notice = Document(io.BytesIO(docs["通报表扬.docx"]))
+    paragraphs = [p for p in notice.paragraphs if p.text.strip()]
+    text = "\n".join(p.text for p in paragraphs)
+    # 版头: 发文机关标志 in red, 发文字号, the red line under it; then the title.
+    head, number = paragraphs[0], paragraphs[1]
+    assert head.text == "中共国家工商行政管理总局党组文件" and head.style.name == "发文机关标志"
+    assert head.style.font.color.rgb == RGBColor(0xFF, 0, 0)
+    assert number.text == "工商党字〔2017〕　号"
+    line = number._p.find(qn("w:pPr")).find(qn("w:pBdr")).find(qn("w:bottom"))
+    assert line.get(qn("w:color")) == "FF0000"
+    assert "决定对1个表现突出的单位和3名表现突出的个人予以通报表扬" in text
+    assert "主送" not in text and text.count("各省、自治区、直辖市工商行政管理局") == 1
+    # 落款 in the name of 总局党组, as the notice says, dated; 版记 at the end between lines.
+    assert "\n总局党组\n2017年6月1日\n" in text and "工商总局\n" not in text
+    copy_to, printed = paragraphs[-2], paragraphs[-1]
+    assert copy_to.text == "抄送：各省、自治区、直辖市党委组织部。" and copy_to.style.name == "版记"
+    assert printed.text == "国家工商行政管理总局办公厅\t2017年6月1日印发"
+    assert printed._p.find(qn("w:pPr")).find(qn("w:pBdr")).find(qn("w:bottom")) is not None
+
+    publicity = "\n".join(p.text for p in Document(io.BytesIO(docs["公示名单.docx"])).paragraphs)
+    assert "拟对以下1个单位和3名个人予以通报表扬，现予公示" in publicity
+    # Five working days from Friday 26 May: the worked Saturday counts, the holidays do not.
+    assert "公示期：2017年5月26日至2017年6月2日（5个工作日）。" in publicity
+    assert (
+        "请以书面形式向总局非公党建办反映（电话：010-88650000；电子邮箱：fgdj@saic.example.cn；"
+        "地址：北京市西城区三里河东路8号）" in publicity
+    )
+    assert "\n总局非公党建办\n2017年6月1日" in publicity
     # The documents open in LibreOffice (as in Word and WPS).
-    from intake.ingest.convert import convert, office_binary
+    from intake.ingest.convert import office_binary
     from tests.servers import require
 
     require(office_binary() is not None, "LibreOffice is not installed")
-    for name in ("公示名单.docx", "通报表扬.docx"):
-        pdf = convert(docs[name], "docx", "pdf")
-        assert pdf.startswith(b"%PDF")
     assert zipfile.is_zipfile(io.BytesIO(docs["审核名单.xlsx"]))
     out = run_intake("documents", "--out", str(tmp_path / "docs"), config=cfg)
-    assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "docs").iterdir()) == sorted(docs)
+    pdfs = ["公示名单.pdf", "通报表扬.pdf"]
+    assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "docs").iterdir()) == sorted([*docs, *pdfs])
+    # As printed: the page numbers LibreOffice lays out, the 版头 and the 版记 on their pages.
+    pages = [
+        pypdfium2.PdfDocument(tmp_path / "docs" / name).get_page(i).get_textpage().get_text_range()
+        for name in pdfs
+        for i in range(len(pypdfium2.PdfDocument(tmp_path / "docs" / name)))
+    ]
+    printed_text = re.sub(r"\s+", "", "\n".join(pages))  # the PDF spaces characters out as laid
+    assert "中共国家工商行政管理总局党组文件" in printed_text and "国家工商行政管理总局办公厅" in printed_text
+    assert "—1—" in printed_text and "—2—" in printed_text and "—3—" in printed_text
+    assert "公示期：2017年5月26日至2017年6月2日" in printed_text
 
 
 def test_formula_looking_names_are_flagged_kept_and_held_until_confirmed(tmp_path: Path) -> None:
