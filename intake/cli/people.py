@@ -241,7 +241,7 @@ def remind(config: str | None, dry_run: bool) -> None:
         with store.session() as repo:
             plans = plan_reminders(repo, settings, now)
     else:
-        plans = queue_reminders(store, settings, now, by="命令行")
+        plans = queue_reminders(store, settings, now, by=f"{getpass.getuser()}（命令行）")
     for p in plans:
         what = "；".join(p["problems"]) or "尚未报送"
         click.echo(f"{p['province'].name} <{p['to']}>：{what}")

@@ -49,6 +49,27 @@ def plan_reminders(
     slot = current_slot(settings, now)
     if slot is None:
         return []
+    return _letters(repo, settings, now, provinces, str(slot), f"截止前 {slot} 天", slot)
+
+
+def plan_manual_reminders(
+    repo: Repo, settings: Settings, now: datetime, provinces: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """A 催报 a person asks for today, outside the schedule's slots, to the chosen provinces (all
+    that owe something when none is chosen): at most one a day to each address."""
+    day = now.astimezone(settings.campaign.tz).date()
+    return _letters(repo, settings, now, provinces, f"manual-{day.isoformat()}", "人工催报", None)
+
+
+def _letters(
+    repo: Repo,
+    settings: Settings,
+    now: datetime,
+    provinces: list[str] | None,
+    tag: str,
+    reason: str,
+    slot: int | None,
+) -> list[dict[str, Any]]:
     tz = settings.campaign.tz
     deadline = settings.campaign.deadline.astimezone(tz)
     days = (deadline.date() - now.astimezone(tz).date()).days
@@ -59,7 +80,7 @@ def plan_reminders(
         p = settings.province(code)
         assert p is not None
         for addr in addresses(p):
-            key = f"reminder:{code}:{slot}:{addr}"
+            key = f"reminder:{code}:{tag}:{addr}"
             if repo.outgoing_by_key(key) is not None:
                 continue
             context = {
@@ -78,6 +99,7 @@ def plan_reminders(
                     "body": render_template(settings, "reminder.txt.j2", context),
                     "problems": problems,
                     "slot": slot,
+                    "reason": reason,
                 }
             )
     return plans
@@ -88,12 +110,23 @@ def addresses(p: Province) -> list[str]:
 
 
 def queue_reminders(
-    store: Store, settings: Settings, now: datetime, *, by: str = "系统", provinces: list[str] | None = None
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    by: str = "系统",
+    provinces: list[str] | None = None,
+    manual: bool = False,
 ) -> list[dict[str, Any]]:
-    """Make the reminders due now: drafts for a reviewer, or queued where the campaign says so."""
+    """Make the reminders due now: drafts for a reviewer, or queued where the campaign says so.
+    ``manual``: the ones a person chose and read in the console, queued at once in their name."""
     with store.session() as repo:
-        plans = plan_reminders(repo, settings, now, provinces)
-        state = "draft" if settings.reminders.review else "queued"
+        if manual:
+            plans = plan_manual_reminders(repo, settings, now, provinces)
+            state = "queued"
+        else:
+            plans = plan_reminders(repo, settings, now, provinces)
+            state = "draft" if settings.reminders.review else "queued"
         for plan in plans:
             repo.add(
                 OutgoingMail(
@@ -105,7 +138,7 @@ def queue_reminders(
                     body=plan["body"],
                     rfc_message_id=message_id_for(plan["key"], settings),
                     state=state,
-                    reason=f"截止前 {plan['slot']} 天",
+                    reason=plan["reason"],
                     created_by=by,
                     detail={"problems": plan["problems"], "slot": plan["slot"]},
                 )
@@ -115,7 +148,8 @@ def queue_reminders(
                 by,
                 "remind",
                 "reminders",
-                f"生成催报 {len(plans)} 封（{'待审' if state == 'draft' else '待发'}）",
+                f"{'发出' if manual else '生成'}催报 {len(plans)} 封（{'待审' if state == 'draft' else '待发'}）："
+                + "、".join(dict.fromkeys(p["province"].name for p in plans)),
                 "",
                 keys=[p["key"] for p in plans],
             )

@@ -22,7 +22,7 @@ from intake.core.secret import secret_key
 from intake.core.settings import Settings
 from intake.web import auth
 from intake.web.console import Console
-from intake.web.routes import audit, board, messages, nominees, outbox, provinces, users
+from intake.web.routes import audit, board, messages, nominees, outbox, provinces, remind, users
 from store.repo import Store
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -38,6 +38,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         *messages.routes,
         *nominees.routes,
         *outbox.routes,
+        *remind.routes,
         *audit.routes,
         *users.routes,
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from intake.core.vocabulary import CAN_CHANGE
 from intake.office.checks import acknowledge_failure
-from intake.office.letters import decide
+from intake.office.letters import approve_all, decide
 from intake.web.auth import act, page
 from intake.web.console import console
 from intake.web.pages.outbox import outbox_page
@@ -37,6 +37,15 @@ async def decision(request: Request, user: User, form: dict[str, str]) -> Respon
 
 
 @page(CAN_CHANGE)
+async def approve(request: Request, user: User, form: dict[str, str]) -> Response:
+    """Every draft shown on the page, approved at once as it stands."""
+    c = console(request)
+    data = await request.form()
+    ids = [int(v) for v in data.getlist("id") if isinstance(v, str) and v.isdigit()]
+    return await act(request, user, "/outbox", lambda: approve_all(c.store, ids, by=user))
+
+
+@page(CAN_CHANGE)
 async def acknowledge(request: Request, user: User, form: dict[str, str]) -> Response:
     c = console(request)
     kind, pk = request.path_params["kind"], request.path_params["id"]
@@ -46,6 +55,7 @@ async def acknowledge(request: Request, user: User, form: dict[str, str]) -> Res
 
 routes = [
     Route("/outbox", outbox),
+    Route("/outbox/approve", approve, methods=["POST"]),
     Route("/outbox/{id:int}", decision, methods=["POST"]),
     Route("/failures/{kind:str}/{id:int}", acknowledge, methods=["POST"]),
 ]
