@@ -16,14 +16,14 @@ import resource
 import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from intake.ingest.convert import convert
 from intake.ingest.private import keep_entry
 from intake.web.console import Console
 from parsers.conversion import ConversionError
-from store.repo import Repo
 
 CONVERTIBLE = {"docx": "docx", "doc": "doc", "wps": "wps", "rtf": "rtf", "xlsx": "xlsx", "xls": "xls", "et": "et"}
 POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake-preview")
@@ -98,36 +98,70 @@ def page_png(pdf: Path, page: int, timeout: float = 60) -> bytes | None:
     return data
 
 
-def _pdf(c: Console, message_pk: int, att_id: int) -> Path | None:
-    def find(repo: Repo) -> tuple[str, str] | None:
+def _document(c: Console, message_pk: int, att_id: int) -> tuple[str, str] | None:
+    """(content hash, type) of a message's attachment; None when it is not that message's."""
+    with c.store.session() as repo:
         a = repo.attachment(att_id)
         return (a.sha256, a.type) if a is not None and a.message_pk == message_pk else None
 
-    with c.store.session() as repo:
-        found = find(repo)
-    if found is None:
-        return None
-    sha, kind = found
-    return pdf_for(
-        c.settings.archive.path, sha, kind, c.store.blobs.get(sha), c.settings.limits.convert_timeout_seconds
-    )
+
+_MAKING: dict[str, Future[Path | None]] = {}
+_MAKING_LOCK = threading.Lock()
+
+
+def _made(c: Console, sha: str, kind: str) -> Future[Path | None]:
+    """The PDF of one document, made once in the pool: a second view while it is being made
+    waits for the same conversion instead of starting another."""
+    with _MAKING_LOCK:
+        running = _MAKING.get(sha)
+        if running is not None:
+            return running
+        timeout = c.settings.limits.convert_timeout_seconds
+        future = POOL.submit(lambda: pdf_for(c.settings.archive.path, sha, kind, c.store.blobs.get(sha), timeout))
+        _MAKING[sha] = future
+
+    def done(_: Future[Path | None]) -> None:
+        with _MAKING_LOCK:
+            _MAKING.pop(sha, None)
+
+    future.add_done_callback(done)
+    return future
+
+
+def _state(c: Console, sha: str) -> str:
+    folder = cache_dir(c.settings.archive.path) / sha[:2]
+    if (folder / f"{sha}.pdf").exists():
+        return "ready"
+    return "failed" if (folder / f"{sha}.failed").exists() else "missing"
 
 
 async def page_links(c: Console, message_pk: int, att_id: int) -> list[str]:
-    """The addresses of the document's first pages (``web.preview_pages``), made in the pool."""
-
-    def count() -> int:
-        pdf = _pdf(c, message_pk, att_id)
-        return min(page_count(pdf), c.settings.web.preview_pages) if pdf else 0
-
-    n = await asyncio.get_running_loop().run_in_executor(POOL, count)
+    """The addresses of the document's first pages (``web.preview_pages``). A page never waits
+    for a conversion: one not made yet is started in the pool and its first page linked (the
+    picture follows when it is ready); the next view links every page."""
+    loop = asyncio.get_running_loop()
+    found = await loop.run_in_executor(None, _document, c, message_pk, att_id)
+    if found is None:
+        return []
+    sha, kind = found
     base = f"/messages/{message_pk}/attachments/{att_id}/pages"
-    return [f"{base}/{i}" for i in range(1, n + 1)]
+    state = _state(c, sha)
+    if state == "failed" or (kind != "pdf" and kind not in CONVERTIBLE):
+        return []
+    if state == "missing":
+        _made(c, sha, kind)
+        return [f"{base}/1"]
+    pdf = cache_dir(c.settings.archive.path) / sha[:2] / f"{sha}.pdf"
+    n = await loop.run_in_executor(POOL, page_count, pdf)
+    return [f"{base}/{i}" for i in range(1, min(n, c.settings.web.preview_pages) + 1)]
 
 
 async def page_png_of(c: Console, message_pk: int, att_id: int, page: int) -> bytes | None:
-    def draw() -> bytes | None:
-        pdf = _pdf(c, message_pk, att_id)
-        return page_png(pdf, page) if pdf and page >= 1 else None
-
-    return await asyncio.get_running_loop().run_in_executor(POOL, draw)
+    loop = asyncio.get_running_loop()
+    found = await loop.run_in_executor(None, _document, c, message_pk, att_id)
+    if found is None or page < 1:
+        return None
+    pdf = await asyncio.wrap_future(_made(c, *found))
+    if pdf is None:
+        return None
+    return await loop.run_in_executor(POOL, page_png, pdf, page)
