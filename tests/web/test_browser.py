@@ -18,6 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from intake.core.settings import load_settings
+from intake.office import users
+from store.repo import Store
 from tests.conftest import cli_env, run_intake
 from tests.servers import free_port, require
 from tests.web.test_app import PASSWORD, deployment  # noqa: F401  (the fixture)
@@ -184,6 +187,14 @@ def test_reviewer_and_viewer_in_chromium(browser, console, tmp_path: Path) -> No
     receipts_table = driver.find_elements(By.CSS_SELECTOR, "main table")[-1].text
     assert "已发送" in receipts_table and "浙江省" in receipts_table
     _shoot(driver, tmp_path, "outbox")
+    # 催报: the provinces that owe something, chosen; each letter previewed before anything goes.
+    driver.get(base + "/remind")
+    assert driver.find_elements(By.CSS_SELECTOR, "input[name=province][value=zj]:checked")
+    _shoot(driver, tmp_path, "remind")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    _until(driver, lambda d: _h1(d).startswith("催报预览"))
+    assert "fgdj-zj@aic.example.cn" in driver.find_element(By.TAG_NAME, "main").text
+    _shoot(driver, tmp_path, "remind-preview")
 
     # A viewer reads but cannot correct: no form, and a forged POST is refused.
     driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
@@ -200,3 +211,14 @@ def test_reviewer_and_viewer_in_chromium(browser, console, tmp_path: Path) -> No
         cookies=cookies,
     )
     assert refused.status_code == 403
+
+    # An admin's 用户 page.
+    cfg_settings = load_settings(cfg)
+    users.add_user(Store(cfg_settings.database.url, cfg_settings.archive.path), "admin", "admin", PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    _until(driver, lambda d: "/login" in d.current_url)
+    _login(driver, base, "admin")
+    driver.find_element(By.LINK_TEXT, "用户").click()
+    _until(driver, lambda d: _h1(d) == "用户")
+    assert "viewer" in driver.find_element(By.TAG_NAME, "main").text
+    _shoot(driver, tmp_path, "users")
