@@ -1,6 +1,7 @@
 """Configuration: read once, at the edge, into frozen objects.
 
-This is the only module that reads configuration files and environment variables. The user's
+This module and ``config_files`` (which reads the files) are the only ones that read the
+configuration and environment variables. The user's
 TOML is laid over the defaults shipped in the package (``intake/defaults``, which ``config/`` points
 to in a checkout: ``intake.toml`` and ``campaign.toml``), so a
 file holding only a few keys still runs the whole pipeline. Secrets are read from the environment
@@ -11,8 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
-import tomllib
 from datetime import date, datetime, time, tzinfo
 from email.utils import parseaddr
 from importlib.resources import files
@@ -30,8 +29,9 @@ from pydantic import (
     model_validator,
 )
 
+from intake.core.config_files import merge, merge_provinces, quota_from_workbook, read_toml, relocate, resolve_secret
 from intake.core.errors import ConfigError
-from parsers.quota import QuotaTableError, read_quota_table, short_province_name
+from parsers.quota import short_province_name
 
 
 def _shipped_defaults() -> Path:
@@ -317,97 +317,6 @@ class Settings(_Frozen):
 # --------------------------------------------------------------------------- loading
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"configuration file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _merge_provinces(defaults: list[dict[str, Any]], given: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A province given by the user changes what it names in the default one with the same code or
-    name (its senders, say, keeping its quota); ``drop = true`` takes a province out."""
-    seen: set[str] = set()
-    for entry in given:
-        for key in (str(entry.get("code", "")), short_province_name(str(entry.get("name", "")))):
-            if key and key in seen:
-                raise ConfigError(f"provinces: province {key!r} appears twice in the quota table")
-            seen.add(key)
-    result = [dict(d) for d in defaults]
-    dropped = []
-    for entry in given:
-        names = {str(entry.get("code", "")), short_province_name(str(entry.get("name", "")))} - {""}
-        idx = next(
-            (i for i, d in enumerate(result) if {d.get("code"), short_province_name(d.get("name", ""))} & names),
-            None,
-        )
-        entry = dict(entry)
-        drop = entry.pop("drop", False)
-        if idx is None:
-            if not drop:
-                result.append(entry)
-        elif drop:
-            dropped.append(idx)
-        else:
-            result[idx] = {**result[idx], **entry}  # only what it names changes
-    return [p for i, p in enumerate(result) if i not in dropped]
-
-
-def _resolve_secret(section: dict[str, Any], label: str) -> None:
-    file = section.get("password_file")
-    env = section.get("password_env")
-    if "password" in section:
-        raise ConfigError(f"{label}.password: secrets never sit in the file; set {label}.password_env instead")
-    value: str | None = None
-    if file:
-        try:
-            value = Path(file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{label}.password_file: cannot read {file}: {exc.strerror}") from exc
-    elif env:
-        value = os.environ.get(str(env))
-    if value:
-        section["password"] = value
-
-
-def _relocate(data: dict[str, Any], base: Path) -> None:
-    """Relative paths taken from ``base`` (the configuration file's folder, or the working directory)."""
-
-    def fix(section: str, key: str) -> None:
-        sect = data.get(section)
-        if isinstance(sect, dict) and sect.get(key):
-            p = Path(str(sect[key])).expanduser()
-            sect[key] = str(p if p.is_absolute() else base / p)
-
-    fix("archive", "path")
-    fix("mailbox", "maildir")
-    fix("smtp", "outbox")
-    fix("campaign", "quota_table")
-    fix("web", "secret_file")
-    fix("mailbox", "password_file")
-    fix("smtp", "password_file")
-    fix("logging", "file")
-    url = str(data.get("database", {}).get("url", ""))
-    m = re.match(r"^(sqlite(?:\+\w+)?:///)(?!/)(.+)$", url)
-    if m and m.group(2) != ":memory:":
-        data["database"]["url"] = m.group(1) + str(base / m.group(2))
-
-
 def _format_validation(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(x) for x in err["loc"])
@@ -438,14 +347,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, cwd: Path | Non
     for name in DEFAULT_FILES:
         f = DEFAULTS_DIR / name
         if f.exists():
-            defaults = _merge(defaults, _read_toml(f))
+            defaults = merge(defaults, read_toml(f))
     target = config_path(path)
     implicit = path is None and not os.environ.get("INTAKE_CONFIG")
     user: dict[str, Any] = {}
     if implicit and not target.exists():
         pass  # no file of its own: the embedded defaults alone
     elif target.resolve() != (DEFAULTS_DIR / "intake.toml").resolve():
-        user = _read_toml(target)
+        user = read_toml(target)
 
     base = cwd or (target.resolve().parent if user else Path.cwd())
     if user.get("campaign_file"):
@@ -453,24 +362,24 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, cwd: Path | Non
         cfile = Path(str(user["campaign_file"])).expanduser()
         cfile = cfile if cfile.is_absolute() else base / cfile
         user["campaign_file"] = str(cfile)
-        campaign = _read_toml(cfile)
-        user = _merge(user, {k: v for k, v in campaign.items() if k != "provinces"})
+        campaign = read_toml(cfile)
+        user = merge(user, {k: v for k, v in campaign.items() if k != "provinces"})
         user["provinces"] = list(user.get("provinces", [])) + list(campaign.get("provinces", []))
 
     default_provinces = list(defaults.pop("provinces", []))
     user_provinces = list(user.pop("provinces", []))
     mailbox_user = user.get("mailbox", {})
     smtp_user = user.get("smtp", {})
-    data = _merge(defaults, user)
+    data = merge(defaults, user)
     # The contract's default source is IMAP: a file that names a server means that server,
     # even where the embedded defaults read a local Maildir.
     if isinstance(mailbox_user, dict) and "host" in mailbox_user and "source" not in mailbox_user:
         data["mailbox"]["source"] = "imap"
     if isinstance(smtp_user, dict) and "host" in smtp_user and "outbox" not in smtp_user:
         data["smtp"].pop("outbox", None)
-    data["provinces"] = _merge_provinces(default_provinces, user_provinces)
+    data["provinces"] = merge_provinces(default_provinces, user_provinces)
 
-    _relocate(data, base)
+    relocate(data, base)
     tmpl = data.get("templates")
     data["templates"] = (
         str(Path(tmpl))
@@ -481,34 +390,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, cwd: Path | Non
     )
     mailbox = data.setdefault("mailbox", {})
     smtp = data.setdefault("smtp", {})
-    _resolve_secret(mailbox, "mailbox")
-    _resolve_secret(smtp, "smtp")
+    resolve_secret(mailbox, "mailbox")
+    resolve_secret(smtp, "smtp")
 
     quota_table = data.get("campaign", {}).get("quota_table")
     if quota_table:
-        data["provinces"] = _quota_from_workbook(Path(quota_table), data["provinces"])
+        data["provinces"] = quota_from_workbook(Path(quota_table), data["provinces"])
 
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{target}: {_format_validation(exc)}") from exc
-
-
-def _quota_from_workbook(path: Path, provinces: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Quotas read from an allocation workbook (like the notice's 附件1) replace the table's."""
-    try:
-        payload = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"campaign.quota_table: cannot read {path}: {exc.strerror}") from exc
-    try:
-        rows = read_quota_table(payload)
-    except QuotaTableError as exc:
-        raise ConfigError(f"campaign.quota_table: {path.name}: {exc}") from exc
-    by_name = {short_province_name(p["name"]): i for i, p in enumerate(provinces)}
-    out = [dict(p) for p in provinces]
-    for row in rows:
-        idx = by_name.get(short_province_name(row.province))
-        if idx is None:
-            raise ConfigError(f"campaign.quota_table: {path.name}: unknown province {row.province!r}")
-        out[idx].update(individuals=row.individuals, units=row.units)
-    return out

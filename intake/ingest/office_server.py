@@ -50,6 +50,12 @@ def _connect(pipe: str):  # type: ignore[no-untyped-def]
     return ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
 
 
+# Every mailed document is opened hidden and read-only, its macros never run
+# (com.sun.star.document.MacroExecMode.NEVER_EXECUTE) and its links never followed
+# (com.sun.star.document.UpdateDocMode.NO_UPDATE).
+LOAD = {"Hidden": True, "ReadOnly": True, "MacroExecutionMode": 0, "UpdateDocMode": 0}
+
+
 def _props(**values):  # type: ignore[no-untyped-def]
     # Deferred: as above, uno's types are there once this script runs under the system Python.
     from com.sun.star.beans import PropertyValue
@@ -121,17 +127,7 @@ def main() -> int:
     for line in sys.stdin:
         try:
             job = json.loads(line)
-            doc = desktop.loadComponentFromURL(
-                uno.systemPathToFileUrl(job["in"]),
-                "_blank",
-                0,
-                _props(
-                    Hidden=True,
-                    ReadOnly=True,
-                    MacroExecutionMode=0,  # com.sun.star.document.MacroExecMode.NEVER_EXECUTE
-                    UpdateDocMode=0,  # com.sun.star.document.UpdateDocMode.NO_UPDATE: no link is followed
-                ),
-            )
+            doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(job["in"]), "_blank", 0, _props(**LOAD))
             if doc is None:
                 print(json.dumps({"error": "could not be loaded"}), flush=True)
                 continue
