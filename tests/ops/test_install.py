@@ -24,13 +24,14 @@ import pytest
 
 from intake.dev.samples import Person, Submission, build_message
 from tests.conftest import deliver
+from tests.servers import require
 
 SERVICE_USER = "intake-ci"
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: makes a system user and runs as it")
 
 
 @pytest.fixture(scope="module")
 def service_user() -> str:
+    require(os.geteuid() == 0, "needs root: makes a system user and runs commands as it")
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:

@@ -25,7 +25,7 @@ from intake.core.settings import load_settings
 from store.locks import worker_lock
 from store.repo import Store
 from tests.conftest import cli_env, deliver, embedded_config, run_intake
-from tests.servers import Dovecot, free_port
+from tests.servers import Dovecot, free_port, require
 
 
 def _imap_at(port: int) -> dict[str, object]:
@@ -239,8 +239,8 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     import sys
 
     analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+    require(analyze is not None, "systemd-analyze is not installed")
+    assert analyze is not None
     intake_bin = Path(sys.executable).with_name("intake")
     units = []
     for unit in sorted((Path(__file__).resolve().parents[2] / "deploy").glob("intake*.*")):
