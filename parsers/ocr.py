@@ -213,7 +213,10 @@ def _skew(gray: np.ndarray) -> float:
     """The page's tilt from its long near-horizontal lines (a form's rules), else from its lines
     of text (the ink's rows), within ±8°."""
     ink = _binary(gray)
-    lines = cv2.HoughLinesP(ink, 1, np.pi / 1800, threshold=300, minLineLength=gray.shape[1] // 4, maxLineGap=10)
+    # The rules are found at half the resolution (a quarter of the pixels, the same angles).
+    half = cv2.resize(ink, (ink.shape[1] // 2, ink.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    half = cv2.threshold(half, 64, 255, cv2.THRESH_BINARY)[1]
+    lines = cv2.HoughLinesP(half, 1, np.pi / 1800, threshold=150, minLineLength=half.shape[1] // 4, maxLineGap=5)
     angles = []
     if lines is not None:
         for x1, y1, x2, y2 in np.asarray(lines).reshape(-1, 4):

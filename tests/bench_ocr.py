@@ -1,8 +1,10 @@
 """``make bench BENCH_ARGS=--ocr`` (or ``python tests/bench_ocr.py``): text recognition of scans.
 
 Ten stamped 推荐表 scans made as the tests make them (rendered from Word by LibreOffice at
-200 dpi, red seals on the opinions, turned −5° to +5°, noised, JPEG-compressed), each read in a
-fresh process: seconds per page (median and worst), peak memory of that process, and how many
+200 dpi, red seals on the opinions, turned −5° to +5°, noised, JPEG-compressed), read one after
+another by one process as a parse worker reads them: the models' load, the first page (which
+also pays onnxruntime's first run), seconds per page after it (median and worst), the process's
+peak memory, and how many
 gave the nominee's 姓名, 性别 and 出生年月 exactly and found both seals. When Debian's tesseract
 (``tesseract-ocr-chi-sim``) is installed, the same pages through it for comparison: how many of
 its page texts contain all three values anywhere (a looser test than the one RapidOCR passes).
@@ -26,21 +28,25 @@ sys.path.insert(0, str(ROOT))
 
 ONE = """
 import json, resource, sys, time
-from parsers.ocr import pages, read_page
-from parsers.scans import ScanBudget, read_scan
-data = open(sys.argv[1], "rb").read()
-from parsers.ocr import _engine
-_engine()  # the models load once per process: not part of a page's time
 t = time.perf_counter()
-result = read_scan(data, "jpeg", ScanBudget())
-seconds = time.perf_counter() - t
-rec = result.records[0] if result.records else None
-print(json.dumps({
-    "seconds": seconds,
-    "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "read": [rec.name, rec.fields.get("sex"), rec.fields.get("birth")] if rec else None,
-    "seals": [o.seal for o in rec.opinions] if rec else [],
-}))
+from parsers.ocr import _engine
+from parsers.scans import ScanBudget, read_scan
+_engine()  # the models load once per process
+loaded = time.perf_counter() - t
+out = []
+for path in sys.argv[1:]:
+    data = open(path, "rb").read()
+    t = time.perf_counter()
+    result = read_scan(data, "jpeg", ScanBudget())
+    seconds = time.perf_counter() - t
+    rec = result.records[0] if result.records else None
+    out.append({
+        "seconds": seconds,
+        "read": [rec.name, rec.fields.get("sex"), rec.fields.get("birth")] if rec else None,
+        "seals": [o.seal for o in rec.opinions] if rec else [],
+    })
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"load_s": loaded, "pages": out, "peak_mib": peak}))
 """
 
 
@@ -64,20 +70,24 @@ def figures() -> dict[str, object]:
     folder = Path(tempfile.mkdtemp(prefix="intake-bench-ocr-"))
     made = scans(folder)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    runs = []
-    for path, truth in made:
-        done = subprocess.run(
-            [sys.executable, "-c", ONE, str(path)], capture_output=True, text=True, env=env, check=True
-        )
-        got = json.loads(done.stdout.strip().splitlines()[-1])
-        got["exact"] = got["read"] == list(truth)
-        got["sealed"] = got["seals"] == ["found", "found"]
-        runs.append(got)
+    # One process reads every page, as a parse worker does: the models load once, and the first
+    # page also pays onnxruntime's first run; the pages after it are the steady state.
+    done = subprocess.run(
+        [sys.executable, "-c", ONE, *(str(p) for p, _ in made)], capture_output=True, text=True, env=env, check=True
+    )
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    runs = got["pages"]
+    for run, (_, truth) in zip(runs, made, strict=True):
+        run["exact"] = run["read"] == list(truth)
+        run["sealed"] = run["seals"] == ["found", "found"]
+    later = [r["seconds"] for r in runs[1:]]
     out: dict[str, object] = {
         "pages": len(runs),
-        "median_s": median(r["seconds"] for r in runs),
-        "worst_s": max(r["seconds"] for r in runs),
-        "peak_mib": max(r["peak_mib"] for r in runs),
+        "load_s": got["load_s"],
+        "first_s": runs[0]["seconds"],
+        "median_s": median(later),
+        "worst_s": max(later),
+        "peak_mib": got["peak_mib"],
         "exact": sum(r["exact"] for r in runs),
         "sealed": sum(r["sealed"] for r in runs),
     }
@@ -106,8 +116,10 @@ def record(f: dict[str, object]) -> None:
             f"- {f['pages']} stamped A4 scans at 200 dpi, turned −5° to +5°, noised, JPEG: RapidOCR read 姓名, 性别 "
             f"and 出生年月 exactly on **{f['exact']} of {f['pages']}**, found both seals on **{f['sealed']} of "
             f"{f['pages']}**\n"
-            f"- per page: median **{f['median_s']:.1f} s**, worst {f['worst_s']:.1f} s (target ≤ 3 s); peak memory of "
-            f"the reading process **{f['peak_mib']:.0f} MiB** (target ≤ 1 GiB)\n" + tesseract
+            f"- one process reads them all, as a parse worker does: the models load in {f['load_s']:.1f} s; the "
+            f"first page, which also pays onnxruntime's first run, {f['first_s']:.1f} s; the nine after it: median "
+            f"**{f['median_s']:.1f} s**, worst {f['worst_s']:.1f} s per page (target ≤ 3 s); peak memory of the "
+            f"process **{f['peak_mib']:.0f} MiB** (target ≤ 1 GiB)\n" + tesseract
         )
 
 
