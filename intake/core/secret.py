@@ -17,12 +17,32 @@ SECRET_BYTES = 32
 def secret_key(path: Path) -> str:
     """The key in ``path``, made there when missing; ConfigError (78) when it is too short or
     cannot be read or made."""
+    key = _read(path)
+    return _long_enough(path, key) if key is not None else _new_secret(path)
+
+
+def existing_key_problem(path: Path) -> str | None:
+    """What is wrong with the key already in ``path`` (unreadable, too short), or None; None too
+    when there is no key yet (the console makes it). For ``intake check``, which makes nothing."""
     try:
-        key = path.read_text(encoding="utf-8").strip()
+        key = _read(path)
+        if key is not None:
+            _long_enough(path, key)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        key = _new_secret(path)
+        return None
     except OSError as exc:
         raise ConfigError(f"web.secret_file: cannot read {path}: {exc.strerror}") from exc
+
+
+def _long_enough(path: Path, key: str) -> str:
     if len(key.encode("utf-8")) < SECRET_BYTES:
         raise ConfigError(
             f"web.secret_file: {path} holds {len(key.encode('utf-8'))} bytes, fewer than {SECRET_BYTES}: "
@@ -44,8 +64,8 @@ def _new_secret(path: Path) -> str:
             os.fsync(fh.fileno())
         try:
             os.link(temporary, path)  # never over a key another process made meanwhile
-        except FileExistsError:
-            return path.read_text(encoding="utf-8").strip()
+        except FileExistsError:  # made meanwhile by another process: that one, checked like any
+            return _long_enough(path, _read(path) or "")
         finally:
             temporary.unlink(missing_ok=True)
     except OSError as exc:

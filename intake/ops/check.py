@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from intake.core.errors import IntakeError
-from intake.core.secret import SECRET_BYTES
+from intake.core.secret import existing_key_problem
 from intake.core.settings import Settings
 from intake.ingest.convert import office_binary
 from intake.ingest.warm import SYSTEM_PYTHON, WarmOffice
 from intake.mail.sources.imap import ImapSource
 from intake.ops.init import PLACEHOLDER_DOMAIN
-from intake.ops.paths import data_paths, sqlite_file, why_not_writable
+from intake.ops.paths import data_paths, unwritable
 from intake.ops.status import safe_url
 from parsers.archives import rar_program
 from store.db import HEAD, current_revision, known_revisions, make_engine
@@ -66,31 +66,16 @@ def check(settings: Settings, now: datetime | None = None) -> Checklist:
 
 def _check_paths(settings: Settings, out: Checklist) -> None:
     """Each data path tried for real, as the user running the check: made when missing, a file
-    written and removed."""
-    user = getpass.getuser()
-    failed = False
-    for entry in data_paths(settings):
-        reason = why_not_writable(entry)
-        if reason is not None:
-            failed = True
-            out.fail("data path", f"{entry.setting}: cannot write {entry.path} as user {user}: {reason}")
-    db = sqlite_file(settings.database.url)
-    if db is not None and db.exists() and not os.access(db, os.R_OK | os.W_OK):
-        failed = True
-        out.fail("data path", f"database.url: cannot write {db} as user {user}")
-    secret = settings.web.secret_file
-    if secret.exists():
-        try:
-            size = len(secret.read_text(encoding="utf-8").strip().encode("utf-8"))
-        except OSError as exc:
-            failed = True
-            out.fail("session key", f"{secret}: cannot read as user {user}: {exc.strerror}")
-        else:
-            if size < SECRET_BYTES:
-                failed = True
-                out.fail("session key", f"{secret} holds {size} bytes, fewer than {SECRET_BYTES}: remove it")
-    if not failed:
-        out.ok("data paths", f"each writable by {user}: " + ", ".join(str(e.path) for e in data_paths(settings)))
+    written and removed; the session key, if there is one, long enough."""
+    problems = unwritable(settings)
+    for problem in problems:
+        out.fail("data path", problem)
+    key_problem = existing_key_problem(settings.web.secret_file)
+    if key_problem is not None:
+        out.fail("session key", key_problem)
+    if not problems and key_problem is None:
+        paths = ", ".join(str(e.path) for e in data_paths(settings))
+        out.ok("data paths", f"each writable by {getpass.getuser()}: {paths}")
 
 
 def _check_campaign(settings: Settings, now: datetime, out: Checklist) -> None:

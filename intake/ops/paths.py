@@ -139,16 +139,26 @@ def why_not_writable(entry: DataPath) -> str | None:
     return None
 
 
+def unwritable(settings: Settings) -> list[str]:
+    """Each data path the user running this may not write, with its setting and why."""
+    user = getpass.getuser()
+    out = [
+        f"{entry.setting}: cannot write {entry.path} as user {user}: {reason}"
+        for entry in data_paths(settings)
+        if (reason := why_not_writable(entry)) is not None
+    ]
+    db = sqlite_file(settings.database.url)
+    if db is not None and db.exists() and not os.access(db, os.R_OK | os.W_OK):
+        out.append(f"database.url: cannot write {db} as user {user}: {os.strerror(errno.EACCES)}")
+    return out
+
+
 def require_writable(settings: Settings) -> None:
     """Every data path writable by the user running this command, or ConfigError (78) naming the
     first that is not."""
-    for entry in data_paths(settings):
-        reason = why_not_writable(entry)
-        if reason is not None:
-            raise ConfigError(
-                f"{entry.setting}: cannot write {entry.path} as user {getpass.getuser()}: {reason} "
-                "(run the command as the service's user, or give it the folder; `intake check` lists every path)"
-            )
-    db = sqlite_file(settings.database.url)
-    if db is not None and db.exists() and not os.access(db, os.R_OK | os.W_OK):
-        raise ConfigError(f"database.url: cannot write {db} as user {getpass.getuser()}: {os.strerror(errno.EACCES)}")
+    problems = unwritable(settings)
+    if problems:
+        raise ConfigError(
+            f"{problems[0]} (run the command as the service's user, or give it the folder; "
+            "`intake check` lists every path)"
+        )
