@@ -102,13 +102,14 @@ def documents(config: str | None, out: Path) -> None:
         intake documents --out 文件/
     """
     # Deferred for start-up time: each command loads only the part of the application it needs.
-    from intake.reports.documents import build, collect, with_pdfs, withheld, write
+    from intake.reports.documents import collect, documents, with_pdfs, withheld, write
 
     ctx = Context(config)
     store = ctx.store()
     with store.session() as repo:
-        docs = build(repo, ctx.settings, datetime.now(UTC))
-        held = withheld(collect(repo, ctx.settings, ("approved",)))
+        everyone = collect(repo, ctx.settings)
+    docs = documents(everyone, ctx.settings, datetime.now(UTC).astimezone(ctx.settings.campaign.tz).date())
+    held = withheld(everyone)
     for path in write(docs, out):
         click.echo(f"written {path}")
     for path in write(with_pdfs(docs, ctx.settings.limits.convert_timeout_seconds), out):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -55,7 +56,7 @@ class ProvinceEntries:
     individuals: list[Entry] = field(default_factory=list)
 
 
-def collect(repo: Repo, settings: Settings, states: tuple[str, ...] | None = None) -> list[ProvinceEntries]:
+def collect(repo: Repo, settings: Settings) -> list[ProvinceEntries]:
     """Current nominees by province in the official order, units then individuals, by rank; each
     with its open problems (one a person checked is not one)."""
     reviews = repo.review_states()
@@ -66,8 +67,6 @@ def collect(repo: Repo, settings: Settings, states: tuple[str, ...] | None = Non
             continue
         review = reviews.get(n.id)
         state = review.state if review else "pending"
-        if states is not None and state not in states:
-            continue
         problems = standing.open_problems(standing.of_nominee(n.id))
         entry = Entry(
             id=n.id,
@@ -221,17 +220,6 @@ def render_docx(settings: Settings, name: str, context: dict[str, Any]) -> bytes
     return buf.getvalue()
 
 
-def publicity_docx(groups: list[ProvinceEntries], settings: Settings, day: date) -> bytes:
-    """公示名单: the opening, the 公示期, where objections go, then the approved units and
-    individuals by province in the official order."""
-    return render_docx(settings, "gongshi.docx", document_context(groups, settings, day))
-
-
-def commendation_docx(groups: list[ProvinceEntries], settings: Settings, day: date) -> bytes:
-    """通报表扬: 版头, the decision, its list as the attachment, 版记."""
-    return render_docx(settings, "tongbao.docx", document_context(groups, settings, day))
-
-
 # --------------------------------------------------------------------------- all three
 
 NAMES = ("审核名单.xlsx", "公示名单.docx", "通报表扬.docx")
@@ -242,26 +230,36 @@ HELD_FROM_DOCUMENTS = frozenset({"suspicious_text", "read_by_ocr"})
 
 def withheld(groups: list[ProvinceEntries]) -> list[tuple[str, Entry]]:
     """(province name, entry) of every approved nominee kept out of 公示 and 通报 until confirmed."""
-    return [(g.name, e) for g in groups for e in (*g.units, *g.individuals) if e.held]
+    return [(g.name, e) for g in approved(groups) for e in (*g.units, *g.individuals) if e.held]
 
 
-def _without_held(groups: list[ProvinceEntries]) -> list[ProvinceEntries]:
+def _keep(groups: list[ProvinceEntries], keep: Callable[[Entry], bool]) -> list[ProvinceEntries]:
     return [
-        ProvinceEntries(g.code, g.name, [e for e in g.units if not e.held], [e for e in g.individuals if not e.held])
+        ProvinceEntries(g.code, g.name, [e for e in g.units if keep(e)], [e for e in g.individuals if keep(e)])
         for g in groups
     ]
 
 
-def build(repo: Repo, settings: Settings, now: datetime) -> dict[str, bytes]:
-    """The three documents, by file name."""
-    day = now.astimezone(settings.campaign.tz).date()
-    everyone = collect(repo, settings)
-    approved = _without_held(collect(repo, settings, ("approved",)))
+def approved(groups: list[ProvinceEntries]) -> list[ProvinceEntries]:
+    return _keep(groups, lambda e: e.state == "approved")
+
+
+def documents(everyone: list[ProvinceEntries], settings: Settings, day: date) -> dict[str, bytes]:
+    """The three documents, by file name, from every current nominee (``collect``): 审核名单 of
+    them all; 公示名单 (the opening, the 公示期, where objections go, the lists) and 通报表扬
+    (版头, the decision, its list as the attachment, 版记) of the approved ones not held."""
+    shown = _keep(approved(everyone), lambda e: not e.held)
+    context = document_context(shown, settings, day)
     return {
         "审核名单.xlsx": review_workbook(everyone, settings.campaign.title, day),
-        "公示名单.docx": publicity_docx(approved, settings, day),
-        "通报表扬.docx": commendation_docx(approved, settings, day),
+        "公示名单.docx": render_docx(settings, "gongshi.docx", context),
+        "通报表扬.docx": render_docx(settings, "tongbao.docx", context),
     }
+
+
+def build(repo: Repo, settings: Settings, now: datetime) -> dict[str, bytes]:
+    """The three documents, by file name, as of ``now``."""
+    return documents(collect(repo, settings), settings, now.astimezone(settings.campaign.tz).date())
 
 
 def with_pdfs(documents: dict[str, bytes], timeout: float) -> dict[str, bytes]:

@@ -35,10 +35,15 @@ def cache_dir(archive: Path) -> Path:
     return archive.parent / "previews"
 
 
+def cached(archive: Path, sha256: str) -> tuple[Path, Path]:
+    """Where a document's PDF is kept, and where its failure is remembered."""
+    folder = cache_dir(archive) / sha256[:2]
+    return folder / f"{sha256}.pdf", folder / f"{sha256}.failed"
+
+
 def pdf_for(archive: Path, sha256: str, kind: str, payload: bytes, timeout: float = 120) -> Path | None:
     """The document as a PDF (made once), or None when it cannot be shown (remembered)."""
-    folder = cache_dir(archive)
-    target, failed = folder / sha256[:2] / f"{sha256}.pdf", folder / sha256[:2] / f"{sha256}.failed"
+    target, failed = cached(archive, sha256)
     if target.exists():
         return target
     if failed.exists():
@@ -128,13 +133,6 @@ def _made(c: Console, sha: str, kind: str) -> Future[Path | None]:
     return future
 
 
-def _state(c: Console, sha: str) -> str:
-    folder = cache_dir(c.settings.archive.path) / sha[:2]
-    if (folder / f"{sha}.pdf").exists():
-        return "ready"
-    return "failed" if (folder / f"{sha}.failed").exists() else "missing"
-
-
 async def page_links(c: Console, message_pk: int, att_id: int) -> list[str]:
     """The addresses of the document's first pages (``web.preview_pages``). A page never waits
     for a conversion: one not made yet is started in the pool and its first page linked (the
@@ -145,13 +143,12 @@ async def page_links(c: Console, message_pk: int, att_id: int) -> list[str]:
         return []
     sha, kind = found
     base = f"/messages/{message_pk}/attachments/{att_id}/pages"
-    state = _state(c, sha)
-    if state == "failed" or (kind != "pdf" and kind not in CONVERTIBLE):
+    pdf, failed = cached(c.settings.archive.path, sha)
+    if failed.exists() or (kind != "pdf" and kind not in CONVERTIBLE):
         return []
-    if state == "missing":
+    if not pdf.exists():
         _made(c, sha, kind)
         return [f"{base}/1"]
-    pdf = cache_dir(c.settings.archive.path) / sha[:2] / f"{sha}.pdf"
     n = await loop.run_in_executor(POOL, page_count, pdf)
     return [f"{base}/{i}" for i in range(1, min(n, c.settings.web.preview_pages) + 1)]
 

@@ -131,4 +131,4 @@ def test_a_held_up_preview_slows_no_other_page(deployment, monkeypatch: pytest.M
         calls = gate.calls
         assert client.get(broken).status_code == 404 and gate.calls == calls
         sha = next(a.sha256 for a in js.attachments)
-        assert (previews.cache_dir(settings.archive.path) / sha[:2] / f"{sha}.failed").exists()
+        assert previews.cached(settings.archive.path, sha)[1].exists()
