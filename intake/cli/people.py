@@ -12,6 +12,11 @@ from intake.cli.base import Context, config_option, handled, main
 from intake.core.errors import ActionError
 
 
+def command_line_user() -> str:
+    """Who acts from the command line, on record: the login name, marked as the command line."""
+    return f"{getpass.getuser()}（命令行）"
+
+
 @main.group()
 def user() -> None:
     """Console users.
@@ -54,7 +59,7 @@ def user_add(config: str | None, name: str, role: str, password_env: str | None)
 
     password = _password(password_env)
     ctx = Context(config)
-    add_user(ctx.store(), name, role, password, by=f"{getpass.getuser()}（命令行）")
+    add_user(ctx.store(), name, role, password, by=command_line_user())
     click.echo(f"user {name} ({role}) saved")
 
 
@@ -81,11 +86,7 @@ def user_list(config: str | None) -> None:
 @handled
 def user_disable(config: str | None, name: str) -> None:
     """Disable a user: they cannot sign in, and every session they have ends at once."""
-    # Deferred for start-up time: each command loads only the part of the application it needs.
-    from intake.office.users import set_active
-
-    changed = set_active(Context(config).store(), name, False, by=f"{getpass.getuser()}（命令行）")
-    click.echo(f"user {name} disabled" if changed else f"user {name} was disabled already")
+    _set_active(config, name, False)
 
 
 @user.command("enable")
@@ -94,11 +95,16 @@ def user_disable(config: str | None, name: str) -> None:
 @handled
 def user_enable(config: str | None, name: str) -> None:
     """Enable a disabled user again (with the password they had)."""
+    _set_active(config, name, True)
+
+
+def _set_active(config: str | None, name: str, active: bool) -> None:
     # Deferred for start-up time: each command loads only the part of the application it needs.
     from intake.office.users import set_active
 
-    changed = set_active(Context(config).store(), name, True, by=f"{getpass.getuser()}（命令行）")
-    click.echo(f"user {name} enabled" if changed else f"user {name} was enabled already")
+    word = "enabled" if active else "disabled"
+    changed = set_active(Context(config).store(), name, active, by=command_line_user())
+    click.echo(f"user {name} {word}" if changed else f"user {name} was {word} already")
 
 
 @user.command("passwd")
@@ -117,7 +123,7 @@ def user_passwd(config: str | None, name: str, password_env: str | None) -> None
     from intake.office.users import set_password
 
     password = _password(password_env)
-    set_password(Context(config).store(), name, password, by=f"{getpass.getuser()}（命令行）")
+    set_password(Context(config).store(), name, password, by=command_line_user())
     click.echo(f"password of {name} set; their sessions have ended")
 
 
@@ -148,9 +154,7 @@ def correct(config: str | None, nominee_id: int, changes: tuple[str, ...], reaso
             raise ActionError(f"expected FIELD=VALUE, got {item!r}")
         parsed[field.strip()] = value
     ctx = Context(config)
-    done = correct_nominee(
-        ctx.store(), ctx.settings, nominee_id, parsed, by=by or f"{getpass.getuser()}（命令行）", reason=reason
-    )
+    done = correct_nominee(ctx.store(), ctx.settings, nominee_id, parsed, by=by or command_line_user(), reason=reason)
     click.echo("；".join(done) if done else "nothing changed")
 
 
@@ -174,7 +178,7 @@ def confirm(config: str | None, nominee_id: int, reason: str, by: str | None) ->
 
     ctx = Context(config)
     store = ctx.store()
-    done = confirm_nominee(store, nominee_id, by=by or f"{getpass.getuser()}（命令行）", reason=reason)
+    done = confirm_nominee(store, nominee_id, by=by or command_line_user(), reason=reason)
     click.echo("已确认：" + "、".join(done))
 
 
@@ -206,7 +210,7 @@ def review(
     from intake.office.nominees import review_nominee, review_province
 
     ctx = Context(config)
-    actor = by or f"{getpass.getuser()}（命令行）"
+    actor = by or command_line_user()
     if province:
         changed = review_province(ctx.store(), ctx.settings, province, by=actor, reason=reason)
         click.echo("；".join(changed) if changed else "nothing changed")
@@ -241,7 +245,7 @@ def remind(config: str | None, dry_run: bool) -> None:
         with store.session() as repo:
             plans = plan_reminders(repo, settings, now)
     else:
-        plans = queue_reminders(store, settings, now, by=f"{getpass.getuser()}（命令行）")
+        plans = queue_reminders(store, settings, now, by=command_line_user())
     for p in plans:
         what = "；".join(p["problems"]) or "尚未报送"
         click.echo(f"{p['province'].name} <{p['to']}>：{what}")
@@ -266,5 +270,5 @@ def return_(config: str | None, message_id: int, reason: str, by: str | None) ->
     from intake.office.letters import queue_return
 
     ctx = Context(config)
-    pk = queue_return(ctx.store(), ctx.settings, message_id, reason=reason, by=by or f"{getpass.getuser()}（命令行）")
+    pk = queue_return(ctx.store(), ctx.settings, message_id, reason=reason, by=by or command_line_user())
     click.echo(f"return {pk} {'drafted' if ctx.settings.returns.review else 'queued'}")

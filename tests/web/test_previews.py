@@ -76,7 +76,7 @@ class Gate:
 
     def __call__(self, payload: bytes, *args: Any, **kwargs: Any) -> bytes:
         self.calls += 1
-        assert self.open.wait(120), "the gate was never opened"
+        assert self.open.wait(600), "the gate was never opened"
         return self.real(payload, *args, **kwargs)  # type: ignore[no-any-return]
 
 
@@ -119,7 +119,7 @@ def test_a_held_up_preview_slows_no_other_page(deployment, monkeypatch: pytest.M
         assert gate.calls == 1  # the second view of the nominee joined the conversion under way
 
         gate.open.set()
-        waiting.join(120)
+        waiting.join(600)
         assert picture["r"].status_code == 200 and picture["r"].content.startswith(b"\x89PNG")
         again = client.get(f"/nominees/{nominee}").text  # now made: every page is linked
         assert f"/messages/{zj_pk}/attachments/{form_id}/pages/1" in again
