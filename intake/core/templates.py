@@ -39,14 +39,18 @@ def _month_day(d: datetime, tz: tzinfo) -> str:
     return f"{moment.month}月{moment.day}日"
 
 
+def template_folders(settings: Any, *more: Path) -> tuple[str, ...]:
+    """Where templates are looked for: the office's folder first, then ``more``; a template the
+    office has no copy of (one added by an upgrade) is the shipped one."""
+    shipped = str(DEFAULTS_DIR / "templates")
+    return tuple(dict.fromkeys((str(Path(settings.templates)), *(str(m) for m in more), shipped)))
+
+
 def render_template(settings: Any, name: str, context: dict[str, Any], *more: Path) -> str:
     """``name`` from the configured templates (then ``more`` folders), with ``context`` (and the
     office's contact person, named in every mail to a province)."""
     context = {"contact": getattr(settings, "contact", None), **context}
-    # The office's folder first; a template it has no copy of (one added by an upgrade) is the shipped one.
-    folders = tuple(
-        dict.fromkeys((str(Path(settings.templates)), *(str(m) for m in more), str(DEFAULTS_DIR / "templates")))
-    )
+    folders = template_folders(settings, *more)
     env = environment(folders, settings.campaign.tz)
     try:
         return env.get_template(name).render(**context)

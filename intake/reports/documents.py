@@ -23,7 +23,8 @@ from jinja2 import TemplateError
 
 from intake.campaign.standing import Standing
 from intake.core.errors import ConfigError
-from intake.core.settings import DEFAULTS_DIR, Settings
+from intake.core.settings import Settings
+from intake.core.templates import template_folders
 from intake.core.text import display_name
 from intake.core.time import cn_date
 from intake.core.vocabulary import REVIEW_STATES, labels
@@ -136,9 +137,9 @@ def review_workbook(groups: list[ProvinceEntries], title: str, day: date) -> byt
 def template_file(settings: Settings, name: str) -> Path:
     """The office's own template (its ``templates`` folder, as ``init`` copied it), else the
     shipped one."""
-    for folder in (Path(settings.templates), DEFAULTS_DIR / "templates"):
-        if (folder / name).is_file():
-            return folder / name
+    for folder in template_folders(settings):
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
     raise ConfigError(f"template {name} not found in {settings.templates}")
 
 
